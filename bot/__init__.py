@@ -1,0 +1,1 @@
+"""farmgate: pools smallholder coffee harvests into lots and sells them to merchants in chat."""

@@ -1,0 +1,106 @@
+"""Builds the Bot and the Dispatcher from settings and runs them (long polling)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
+from aiogram.fsm.storage.memory import SimpleEventIsolation
+from aiogram.types import BotCommand
+from aiogram.utils.i18n import I18n
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.config import SHIPPED_LOCALES, Settings
+from bot.db import make_engine, make_sessionmaker
+from bot.i18n import N_, make_i18n
+from bot.middlewares import DbSessionMiddleware, UserI18nMiddleware
+from bot.storage import SqlAlchemyStorage
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class App:
+    settings: Settings
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    i18n: I18n
+    bot: Bot
+    dp: Dispatcher
+
+    async def close(self) -> None:
+        await self.dp.storage.close()
+        await self.dp.fsm.events_isolation.close()
+        await self.bot.session.close()
+        await self.engine.dispose()
+
+
+def make_bot(settings: Settings) -> Bot:
+    session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url.rstrip("/")))
+    return Bot(settings.bot_token, session=session, default=DefaultBotProperties(parse_mode=None))
+
+
+def _storage(settings: Settings,
+             sessionmaker: async_sessionmaker[AsyncSession]) -> tuple[BaseStorage,
+                                                                        BaseEventIsolation]:
+    """Dialogue state in Redis when REDIS_URL is set (several processes), else in the database."""
+    if settings.redis_url:
+        from aiogram.fsm.storage.redis import RedisEventIsolation, RedisStorage
+
+        redis_storage = RedisStorage.from_url(settings.redis_url)
+        return redis_storage, RedisEventIsolation(redis_storage.redis)
+    return SqlAlchemyStorage(sessionmaker), SimpleEventIsolation()
+
+
+def build_app(settings: Settings) -> App:
+    import handlers
+
+    engine = make_engine(settings.database_url)
+    sessionmaker = make_sessionmaker(engine)
+    i18n = make_i18n(settings.locales_dir, settings.default_locale)
+    storage, isolation = _storage(settings, sessionmaker)
+    dp = Dispatcher(storage=storage, events_isolation=isolation)
+    dp.update.outer_middleware(DbSessionMiddleware(sessionmaker, settings, i18n))
+    UserI18nMiddleware(i18n).setup(dp)
+    handlers.setup(dp)
+    dp["i18n"] = i18n
+    return App(settings, engine, sessionmaker, i18n, make_bot(settings), dp)
+
+
+COMMANDS = [
+    ("start", N_("Start or show the main menu")),
+    ("report", N_("Report a harvest")),
+    ("reports", N_("My harvest reports")),
+    ("profile", N_("My profile")),
+    ("language", N_("Change language")),
+    ("help", N_("Help")),
+    ("cancel", N_("Cancel the current step")),
+]
+
+
+def command_list(i18n: I18n, locale: str) -> list[BotCommand]:
+    """The command menu users see, in one language."""
+    return [BotCommand(command=command, description=i18n.gettext(msgid, locale=locale))
+            for command, msgid in COMMANDS]
+
+
+async def set_commands(app: App) -> None:
+    """Register the command menu once per shipped language, and the default one."""
+    for locale in SHIPPED_LOCALES:
+        await app.bot.set_my_commands(command_list(app.i18n, locale), language_code=locale)
+    await app.bot.set_my_commands(command_list(app.i18n, app.settings.default_locale))
+
+
+async def run_polling(app: App) -> None:
+    await app.bot.delete_webhook(drop_pending_updates=False)
+    await set_commands(app)
+    try:
+        await app.dp.start_polling(app.bot, polling_timeout=app.settings.polling_timeout,
+                                   handle_signals=True, close_bot_session=False)
+    finally:
+        await app.close()

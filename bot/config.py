@@ -1,0 +1,78 @@
+"""Settings read from the environment or a .env file (pydantic-settings)."""
+
+from __future__ import annotations
+
+import re
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+TOKEN_RE = re.compile(r"^\d{1,20}:[A-Za-z0-9_-]{20,}$")
+SHIPPED_LOCALES = ("zh", "en")
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Every setting of the bot; the README's configuration table mirrors this class."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    bot_token: str = ""
+    database_url: str = "sqlite+aiosqlite:///farmgate.db"
+    telegram_api_url: str = "https://api.telegram.org"
+    coordinator_ids: Annotated[frozenset[int], NoDecode] = frozenset()
+    timezone: str = "Asia/Shanghai"
+    default_locale: str = "zh"
+    redis_url: str | None = None
+    locales_dir: Path = REPO_ROOT / "locales"
+    polling_timeout: int = 30
+
+    @field_validator("coordinator_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            parts = [p for p in re.split(r"[,\s]+", value.strip()) if p]
+            try:
+                return frozenset(int(p) for p in parts)
+            except ValueError:
+                raise ValueError("COORDINATOR_IDS must be Telegram user ids separated by commas") from None
+        if isinstance(value, int):
+            return frozenset({value})
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_tz(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"TIMEZONE {value!r} is not a known time zone") from None
+        return value
+
+    @field_validator("default_locale")
+    @classmethod
+    def _check_locale(cls, value: str) -> str:
+        if value not in SHIPPED_LOCALES:
+            raise ValueError(f"DEFAULT_LOCALE must be one of {', '.join(SHIPPED_LOCALES)}")
+        return value
+
+    @field_validator("redis_url", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return value or None
+
+    @cached_property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def token_problem(self) -> str | None:
+        """Why BOT_TOKEN cannot be used, or None when it looks like a token."""
+        if not self.bot_token:
+            return "BOT_TOKEN is not set: put the token from @BotFather in the environment or .env"
+        if not TOKEN_RE.match(self.bot_token):
+            return "BOT_TOKEN is malformed: it should look like 123456789:AAE... (from @BotFather)"
+        return None

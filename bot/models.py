@@ -1,0 +1,193 @@
+"""Database models. Quantities are integer grams, moisture integer tenths of a percent."""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    func,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UtcDateTime(DateTime):
+    """Timezone-aware UTC datetimes on every backend (SQLite drops the offset otherwise)."""
+
+    cache_ok = True
+
+    def __init__(self) -> None:
+        super().__init__(timezone=True)
+
+    def result_processor(self, dialect: Any, coltype: Any) -> Any:
+        parent = super().result_processor(dialect, coltype)
+
+        def process(value: Any) -> Any:
+            if parent is not None:
+                value = parent(value)
+            if isinstance(value, datetime) and value.tzinfo is None:
+                value = value.replace(tzinfo=UTC)
+            return value
+
+        return process
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UtcDateTime()}
+
+
+def _enum(cls: type[enum.Enum], name: str) -> Enum:
+    return Enum(cls, name=name, native_enum=False, length=20,
+                values_callable=lambda e: [m.value for m in e])
+
+
+class Role(enum.StrEnum):
+    FARMER = "farmer"
+    MERCHANT = "merchant"
+    COORDINATOR = "coordinator"
+
+
+class MerchantStatus(enum.StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class Product(enum.StrEnum):
+    CHERRY = "cherry"
+    PARCHMENT = "parchment"
+    GREEN = "green"
+
+
+class Process(enum.StrEnum):
+    WASHED = "washed"
+    NATURAL = "natural"
+    HONEY = "honey"
+
+
+class Variety(enum.StrEnum):
+    CATIMOR = "catimor"
+    TYPICA = "typica"
+    BOURBON = "bourbon"
+    OTHER = "other"
+
+
+class Grade(enum.StrEnum):
+    AA = "AA"
+    A = "A"
+    AB = "AB"
+    PB = "PB"
+    C = "C"
+
+
+class ReportStatus(enum.StrEnum):
+    SUBMITTED = "submitted"
+    POOLED = "pooled"
+    SOLD = "sold"
+    COLLECTED = "collected"
+    PAID = "paid"
+    WITHDRAWN = "withdrawn"
+
+
+class Village(Base):
+    __tablename__ = "villages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    telegram_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    role: Mapped[Role | None] = mapped_column(_enum(Role, "role"))
+    name: Mapped[str | None] = mapped_column(String(100))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    company: Mapped[str | None] = mapped_column(String(200))
+    contact: Mapped[str | None] = mapped_column(String(200))
+    merchant_status: Mapped[MerchantStatus | None] = mapped_column(
+        _enum(MerchantStatus, "merchant_status"))
+    language: Mapped[str | None] = mapped_column(String(8))
+    village_id: Mapped[int | None] = mapped_column(ForeignKey("villages.id"))
+    blocked: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    registered_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(
+        default=utcnow, onupdate=utcnow, server_default=func.now())
+
+    village: Mapped[Village | None] = relationship(lazy="joined")
+
+    @property
+    def registered(self) -> bool:
+        return self.registered_at is not None
+
+
+class HarvestReport(Base):
+    __tablename__ = "harvest_reports"
+    __table_args__ = (Index("ix_harvest_reports_farmer_created", "farmer_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    farmer_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    village_id: Mapped[int] = mapped_column(ForeignKey("villages.id"))
+    product: Mapped[Product] = mapped_column(_enum(Product, "product"))
+    process: Mapped[Process | None] = mapped_column(_enum(Process, "process"))
+    variety: Mapped[Variety] = mapped_column(_enum(Variety, "variety"))
+    quantity_g: Mapped[int] = mapped_column(BigInteger)
+    moisture_tenths: Mapped[int | None] = mapped_column(Integer)
+    grade: Mapped[Grade | None] = mapped_column(_enum(Grade, "grade"))
+    photo_file_id: Mapped[str | None] = mapped_column(String(255))
+    status: Mapped[ReportStatus] = mapped_column(
+        _enum(ReportStatus, "report_status"), default=ReportStatus.SUBMITTED, index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(
+        default=utcnow, onupdate=utcnow, server_default=func.now())
+
+    village: Mapped[Village] = relationship(lazy="joined")
+
+
+class DialogueState(Base):
+    """aiogram FSM state and data, one row per storage key."""
+
+    __tablename__ = "dialogue_states"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    state: Mapped[str | None] = mapped_column(String(200))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(
+        default=utcnow, onupdate=utcnow, server_default=func.now())
+
+
+class ProcessedUpdate(Base):
+    """Update ids already handled, so a redelivered update has no second effect."""
+
+    __tablename__ = "processed_updates"
+
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    processed_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -1,0 +1,1 @@
+"""Domain services: plain async functions over an AsyncSession; no Telegram here."""

@@ -1,0 +1,64 @@
+"""Villages (collection points) of the programme and their registration codes."""
+
+from __future__ import annotations
+
+import re
+import secrets
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.models import Village
+from bot.services.errors import DomainError
+
+CODE_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+MAX_NAME = 100
+
+
+def _default_code(name: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+    if slug and CODE_RE.match(slug) and len(slug) <= 24:
+        return slug
+    return secrets.token_hex(3)
+
+
+def clean_village_name(name: str) -> str:
+    name = " ".join(name.split())
+    if not name:
+        raise DomainError("village_name_empty")
+    if len(name) > MAX_NAME:
+        raise DomainError("village_name_too_long", limit=MAX_NAME)
+    return name
+
+
+async def add_village(session: AsyncSession, name: str, code: str | None = None) -> Village:
+    """Create a village; the code forms its deep link /start v_<code>."""
+    name = clean_village_name(name)
+    if code is not None and not CODE_RE.match(code):
+        raise DomainError("village_code_invalid")
+    exists = await session.scalar(
+        select(Village.id).where(func.lower(Village.name) == name.lower()))
+    if exists is not None:
+        raise DomainError("village_exists", name=name)
+    code = code or _default_code(name)
+    while await session.scalar(select(Village.id).where(Village.code == code)) is not None:
+        if code and CODE_RE.match(code) and "-" not in code[-7:]:
+            code = f"{code}-{secrets.token_hex(2)}"
+        else:
+            code = secrets.token_hex(3)
+    village = Village(name=name, code=code)
+    session.add(village)
+    await session.flush()
+    return village
+
+
+async def list_villages(session: AsyncSession) -> list[Village]:
+    return list(await session.scalars(select(Village).order_by(Village.name)))
+
+
+async def get_village(session: AsyncSession, village_id: int) -> Village | None:
+    return await session.get(Village, village_id)
+
+
+async def village_by_code(session: AsyncSession, code: str) -> Village | None:
+    return await session.scalar(select(Village).where(Village.code == code))

@@ -1,0 +1,21 @@
+"""aiogram routers, one per feature; `setup` wires them and their middleware into a dispatcher."""
+
+from __future__ import annotations
+
+from aiogram import Dispatcher, Router
+
+from handlers import common, fallback, harvest, profile, registration, reports
+from handlers.turn import TurnMiddleware
+
+
+def routers() -> list[Router]:
+    """Order matters: commands first, the catch-all fallback last."""
+    return [common.router, registration.router, harvest.router, reports.router,
+            profile.router, fallback.router]
+
+
+def setup(dp: Dispatcher) -> None:
+    turn = TurnMiddleware()
+    dp.message.outer_middleware(turn)
+    dp.callback_query.outer_middleware(turn)
+    dp.include_routers(*routers())

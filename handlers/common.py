@@ -1,0 +1,76 @@
+"""Commands that work anywhere: /start, /help, /cancel, /language, and the main menu."""
+
+from __future__ import annotations
+
+from aiogram import Router
+from aiogram.filters import Command, CommandObject, CommandStart
+from aiogram.types import Message
+from aiogram.utils.i18n import gettext as _
+
+from bot.models import Role
+from bot.services.villages import village_by_code
+from handlers import keyboards as kb
+from handlers.prompts import ask_current
+from handlers.registration import begin_registration
+from handlers.texts import MENU_HELP, help_text, is_menu
+from handlers.turn import Turn
+
+router = Router(name="common")
+
+
+async def show_menu(turn: Turn, text: str | None = None) -> None:
+    """The main menu of a registered user; registration for anyone else."""
+    user = turn.user
+    if not user.registered:
+        if text:
+            await turn.say(text)
+        await begin_registration(turn)
+        return
+    if text is None:
+        if user.role == Role.FARMER:
+            text = _("What would you like to do? Choose from the menu below.")
+        elif user.role == Role.MERCHANT:
+            text = _("You are registered as a merchant ({company}).").format(
+                company=user.company or "")
+        else:
+            text = _("You are a coordinator. Send /help to see what you can do.")
+    await turn.say(text, kb.main_menu(user))
+
+
+async def ask_again_or_menu(turn: Turn) -> None:
+    if not await ask_current(turn):
+        await show_menu(turn)
+
+
+@router.message(CommandStart())
+async def start(message: Message, command: CommandObject, turn: Turn) -> None:
+    await turn.state.clear()
+    village_id = None
+    if command.args and command.args.startswith("v_"):
+        village = await village_by_code(turn.session, command.args[2:])
+        village_id = village.id if village else None
+    if turn.user.registered:
+        await show_menu(turn, _("Welcome back!"))
+        return
+    await begin_registration(turn, village_id)
+
+
+@router.message(Command("help"))
+@router.message(is_menu(MENU_HELP))
+async def show_help(message: Message, turn: Turn) -> None:
+    await turn.say(help_text(turn.user), kb.main_menu(turn.user) if turn.user.registered else None)
+    await ask_current(turn)
+
+
+@router.message(Command("cancel"))
+async def cancel(message: Message, turn: Turn) -> None:
+    if await turn.state.get_state() is None:
+        await show_menu(turn, _("There is nothing to cancel."))
+        return
+    await turn.state.clear()
+    await show_menu(turn, _("Cancelled. Nothing was saved."))
+
+
+@router.message(Command("language"))
+async def choose_language(message: Message, turn: Turn) -> None:
+    await turn.say(_("Choose your language:"), kb.languages())

@@ -1,0 +1,304 @@
+"""The harvest report wizard: product, process, variety, typed quantity, then a summary.
+
+Optional details (moisture, grade, photo) are offered on the summary, so a complete report
+takes five taps and one typed answer.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from aiogram import F, Router
+from aiogram.filters import Command
+from aiogram.types import CallbackQuery, Message
+from aiogram.utils.i18n import gettext as _
+
+from bot.formatting import format_quantity
+from bot.models import Grade, Process, Product, Role, Variety
+from bot.moisture import parse_moisture
+from bot.quantity import Problem, QuantityRejected, parse_quantity, to_grams
+from bot.services import harvests
+from bot.services.errors import DomainError
+from bot.services.harvests import HarvestDraft, needs_process
+from handlers import keyboards as kb
+from handlers.callbacks import ChoiceCb, SummaryCb
+from handlers.common import show_menu
+from handlers.prompts import prompt
+from handlers.registration import mark_answered
+from handlers.states import Harvest
+from handlers.texts import (
+    MENU_REPORT,
+    domain_problem,
+    draft_summary,
+    is_answer,
+    is_menu,
+    locale,
+    process_label,
+    product_label,
+    quantity_problem,
+    variety_label,
+)
+from handlers.turn import Turn
+
+router = Router(name="harvest")
+
+CHOICES: dict[str, frozenset[str]] = {
+    "product": frozenset(p.value for p in Product),
+    "process": frozenset(p.value for p in Process),
+    "variety": frozenset(v.value for v in Variety),
+    "grade": frozenset(g.value for g in Grade) | {"-"},
+}
+STEP_STATES = {"product": Harvest.product, "process": Harvest.process,
+               "variety": Harvest.variety, "quantity": Harvest.quantity}
+
+
+async def load(turn: Turn) -> HarvestDraft:
+    return HarvestDraft.from_state(await turn.state.get_data())
+
+
+async def save(turn: Turn, draft: HarvestDraft) -> None:
+    await turn.state.update_data(draft.to_state())
+
+
+async def advance(turn: Turn, draft: HarvestDraft) -> None:
+    """Save the draft and ask the first unanswered question, or show the summary."""
+    await save(turn, draft)
+    missing = draft.missing()
+    await turn.state.set_state(STEP_STATES[missing] if missing else Harvest.summary)
+    await PROMPTS_BY_STEP[missing or "summary"](turn)
+
+
+@router.message(Command("report"))
+@router.message(is_menu(MENU_REPORT))
+async def start_report(message: Message, turn: Turn) -> None:
+    if not turn.user.registered or turn.user.role != Role.FARMER:
+        await turn.say(domain_problem(DomainError("not_farmer")))
+        return
+    await turn.state.set_data(HarvestDraft().to_state())
+    await advance(turn, HarvestDraft())
+
+
+@prompt(Harvest.product)
+async def ask_product(turn: Turn) -> None:
+    await turn.say(_("What do you want to sell?"), kb.products())
+
+
+@prompt(Harvest.process)
+async def ask_process(turn: Turn) -> None:
+    await turn.say(_("How was it processed?"), kb.processes())
+
+
+@prompt(Harvest.variety)
+async def ask_variety(turn: Turn) -> None:
+    await turn.say(_("Which variety is it?"), kb.varieties())
+
+
+@prompt(Harvest.quantity)
+async def ask_quantity(turn: Turn) -> None:
+    await turn.say(_("How much do you have? Type the amount with its unit, for example "
+                     "120 kg, 240 斤 or 1.5 t."), kb.only_cancel())
+
+
+@prompt(Harvest.summary)
+async def ask_summary(turn: Turn) -> None:
+    await turn.say(draft_summary(await load(turn)), kb.summary())
+
+
+@prompt(Harvest.moisture)
+async def ask_moisture(turn: Turn) -> None:
+    await turn.say(_("What is the moisture in percent? For example 12 or 11.5."),
+                   kb.skip_back("moisture"))
+
+
+@prompt(Harvest.grade)
+async def ask_grade(turn: Turn) -> None:
+    await turn.say(_("Which grade is it?"), kb.grades())
+
+
+@prompt(Harvest.photo)
+async def ask_photo(turn: Turn) -> None:
+    await turn.say(_("Send one photo of your coffee."), kb.skip_back("photo"))
+
+
+@prompt(Harvest.change)
+async def ask_change(turn: Turn) -> None:
+    draft = await load(turn)
+    with_process = draft.product is None or needs_process(Product(draft.product))
+    await turn.say(_("What do you want to change?"), kb.change_fields(with_process))
+
+
+PROMPTS_BY_STEP = {"product": ask_product, "process": ask_process, "variety": ask_variety,
+                   "quantity": ask_quantity, "summary": ask_summary}
+
+
+def _choice(field: str) -> object:
+    return ChoiceCb.filter((F.field == field) & F.value.in_(CHOICES[field]))
+
+
+@router.callback_query(Harvest.product, _choice("product"))
+async def product_chosen(callback: CallbackQuery, callback_data: ChoiceCb, turn: Turn) -> None:
+    draft = await load(turn)
+    draft.product = callback_data.value
+    if not needs_process(Product(draft.product)):
+        draft.process = None
+    await mark_answered(callback, _("Product: {value}").format(
+        value=product_label(draft.product)))
+    await advance(turn, draft)
+
+
+@router.callback_query(Harvest.process, _choice("process"))
+async def process_chosen(callback: CallbackQuery, callback_data: ChoiceCb, turn: Turn) -> None:
+    draft = await load(turn)
+    draft.process = callback_data.value
+    await mark_answered(callback, _("Process: {value}").format(
+        value=process_label(draft.process)))
+    await advance(turn, draft)
+
+
+@router.callback_query(Harvest.variety, _choice("variety"))
+async def variety_chosen(callback: CallbackQuery, callback_data: ChoiceCb, turn: Turn) -> None:
+    draft = await load(turn)
+    draft.variety = callback_data.value
+    await mark_answered(callback, _("Variety: {value}").format(
+        value=variety_label(draft.variety)))
+    await advance(turn, draft)
+
+
+@router.message(Harvest.quantity, is_answer)
+async def quantity_typed(message: Message, turn: Turn) -> None:
+    try:
+        grams = parse_quantity(message.text or "")
+    except QuantityRejected as exc:
+        if exc.problem == Problem.NO_UNIT and exc.amount is not None:
+            amount = format(exc.amount, "f")
+            await turn.state.update_data(amount=amount)
+            await turn.say(_("{amount} of what? Please choose the unit, or type the amount "
+                             "with its unit.").format(amount=amount), kb.quantity_units(amount))
+            return
+        await turn.say(quantity_problem(exc))
+        await ask_quantity(turn)
+        return
+    await quantity_known(turn, grams)
+
+
+@router.callback_query(Harvest.quantity, ChoiceCb.filter((F.field == "unit")
+                                                         & F.value.in_({"kg", "jin"})))
+async def quantity_unit_chosen(callback: CallbackQuery, callback_data: ChoiceCb,
+                               turn: Turn) -> None:
+    amount = (await turn.state.get_data()).get("amount")
+    if amount is None:
+        await callback.answer(_("This menu has expired."))
+        await ask_quantity(turn)
+        return
+    try:
+        grams = to_grams(Decimal(amount), callback_data.value)
+    except QuantityRejected as exc:
+        await callback.answer()
+        await turn.say(quantity_problem(exc))
+        await ask_quantity(turn)
+        return
+    await mark_answered(callback, _("Quantity: {value}").format(
+        value=format_quantity(grams, locale())))
+    await quantity_known(turn, grams)
+
+
+async def quantity_known(turn: Turn, grams: int) -> None:
+    draft = await load(turn)
+    draft.quantity_g = grams
+    await turn.state.update_data(amount=None)
+    await advance(turn, draft)
+
+
+@router.callback_query(Harvest.summary, SummaryCb.filter(F.action == "confirm"))
+async def confirm(callback: CallbackQuery, turn: Turn) -> None:
+    draft = await load(turn)
+    try:
+        report = await harvests.submit_report(turn.session, turn.user, draft)
+    except DomainError as exc:
+        await callback.answer()
+        await turn.say(domain_problem(exc))
+        await advance(turn, draft)
+        return
+    await mark_answered(callback, draft_summary(draft).rsplit("\n\n", 1)[0])
+    await turn.state.clear()
+    await show_menu(turn, _("✅ Report #{id} is saved: {quantity} at {village}.\n"
+                            "We will pool it with your neighbours' coffee and tell you when "
+                            "it is sold.").format(
+        id=report.id, quantity=format_quantity(report.quantity_g, locale()),
+        village=report.village.name))
+
+
+@router.callback_query(Harvest.summary, SummaryCb.filter(F.action.in_(
+    {"moisture", "grade", "photo", "change"})))
+async def summary_action(callback: CallbackQuery, callback_data: SummaryCb,
+                         turn: Turn) -> None:
+    await callback.answer()
+    step = {"moisture": Harvest.moisture, "grade": Harvest.grade, "photo": Harvest.photo,
+            "change": Harvest.change}[callback_data.action]
+    await turn.state.set_state(step)
+    await ASK_OPTIONAL[callback_data.action](turn)
+
+
+ASK_OPTIONAL = {"moisture": ask_moisture, "grade": ask_grade, "photo": ask_photo,
+                "change": ask_change}
+
+
+@router.callback_query(Harvest.moisture, ChoiceCb.filter((F.field == "moisture")
+                                                         & (F.value == "-")))
+@router.callback_query(Harvest.photo, ChoiceCb.filter((F.field == "photo") & (F.value == "-")))
+async def optional_skipped(callback: CallbackQuery, callback_data: ChoiceCb, turn: Turn) -> None:
+    await mark_answered(callback, _("Skipped."))
+    await advance(turn, await load(turn))
+
+
+@router.message(Harvest.moisture, is_answer)
+async def moisture_typed(message: Message, turn: Turn) -> None:
+    try:
+        tenths = parse_moisture(message.text or "")
+    except DomainError as exc:
+        await turn.say(domain_problem(exc))
+        await ask_moisture(turn)
+        return
+    draft = await load(turn)
+    draft.moisture_tenths = tenths
+    await advance(turn, draft)
+
+
+@router.callback_query(Harvest.grade, _choice("grade"))
+async def grade_chosen(callback: CallbackQuery, callback_data: ChoiceCb, turn: Turn) -> None:
+    draft = await load(turn)
+    draft.grade = None if callback_data.value == "-" else callback_data.value
+    await mark_answered(callback, _("Grade: {value}").format(
+        value=draft.grade or _("not given")))
+    await advance(turn, draft)
+
+
+@router.message(Harvest.photo, F.photo)
+async def photo_sent(message: Message, turn: Turn) -> None:
+    assert message.photo
+    draft = await load(turn)
+    draft.photo_file_id = message.photo[-1].file_id
+    await advance(turn, draft)
+
+
+@router.callback_query(Harvest.change, ChoiceCb.filter(F.field == "change"))
+async def change_chosen(callback: CallbackQuery, callback_data: ChoiceCb, turn: Turn) -> None:
+    await callback.answer()
+    draft = await load(turn)
+    attribute = {"product": "product", "process": "process", "variety": "variety",
+                 "quantity": "quantity_g"}.get(callback_data.value)
+    if attribute is not None:
+        setattr(draft, attribute, None)
+    await advance(turn, draft)
+
+
+@router.callback_query(SummaryCb.filter(F.action == "cancel"))
+async def cancel_report(callback: CallbackQuery, turn: Turn) -> None:
+    current = await turn.state.get_state()
+    if current is None or not current.startswith(f"{Harvest.__name__}:"):
+        await callback.answer(_("This menu has expired."))
+        await show_menu(turn)
+        return
+    await mark_answered(callback, _("Cancelled."))
+    await turn.state.clear()
+    await show_menu(turn, _("The report was cancelled. Nothing was saved."))

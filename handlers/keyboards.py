@@ -1,0 +1,169 @@
+"""Keyboards: built here so every dialogue shows the same buttons the same way."""
+
+from __future__ import annotations
+
+from aiogram.types import (
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    ReplyKeyboardMarkup,
+)
+from aiogram.utils.i18n import gettext as _
+from aiogram.utils.keyboard import InlineKeyboardBuilder, ReplyKeyboardBuilder
+
+from bot.models import Grade, Process, Product, Role, User, Variety, Village
+from handlers.callbacks import ChoiceCb, LangCb, ProfileCb, ReportCb, RoleCb, SummaryCb, VillageCb
+from handlers.texts import (
+    LANGUAGE_NAMES,
+    MENU_HELP,
+    MENU_PROFILE,
+    MENU_REPORT,
+    MENU_REPORTS,
+    menu_label,
+    process_label,
+    product_label,
+    variety_label,
+)
+
+
+def main_menu(user: User) -> ReplyKeyboardMarkup:
+    builder = ReplyKeyboardBuilder()
+    if user.role == Role.FARMER and user.registered:
+        builder.button(text=menu_label(MENU_REPORT))
+        builder.button(text=menu_label(MENU_REPORTS))
+        builder.button(text=menu_label(MENU_PROFILE))
+    builder.button(text=menu_label(MENU_HELP))
+    builder.adjust(2)
+    return builder.as_markup(resize_keyboard=True, is_persistent=True)
+
+
+def languages() -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    for code, name in LANGUAGE_NAMES.items():
+        builder.button(text=name, callback_data=LangCb(code=code))
+    return builder.as_markup()
+
+
+def roles() -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(text=_("🌱 I grow coffee"), callback_data=RoleCb(role=Role.FARMER.value))
+    builder.button(text=_("🏢 I buy coffee"), callback_data=RoleCb(role=Role.MERCHANT.value))
+    builder.adjust(1)
+    return builder.as_markup()
+
+
+def share_contact() -> ReplyKeyboardMarkup:
+    return ReplyKeyboardMarkup(
+        keyboard=[[KeyboardButton(text=_("📱 Share my phone number"), request_contact=True)]],
+        resize_keyboard=True, one_time_keyboard=True)
+
+
+def villages(rows: list[Village]) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    for village in rows:
+        builder.button(text=village.name, callback_data=VillageCb(village_id=village.id))
+    builder.adjust(2)
+    return builder.as_markup()
+
+
+def _cancel_row(builder: InlineKeyboardBuilder) -> None:
+    builder.row()
+    builder.button(text=_("✖ Cancel"), callback_data=SummaryCb(action="cancel"))
+
+
+def _choices(field: str, options: list[tuple[str, str]], columns: int,
+             extra: list[tuple[str, str]] | None = None) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    for value, text in options:
+        builder.button(text=text, callback_data=ChoiceCb(field=field, value=value))
+    for value, text in extra or []:
+        builder.button(text=text, callback_data=ChoiceCb(field=field, value=value))
+    builder.button(text=_("✖ Cancel"), callback_data=SummaryCb(action="cancel"))
+    sizes = [columns] * ((len(options) + columns - 1) // columns) + [1] * (len(extra or []) + 1)
+    builder.adjust(*sizes)
+    return builder.as_markup()
+
+
+def products() -> InlineKeyboardMarkup:
+    return _choices("product", [(p.value, product_label(p.value)) for p in Product], 1)
+
+
+def processes() -> InlineKeyboardMarkup:
+    return _choices("process", [(p.value, process_label(p.value)) for p in Process], 3)
+
+
+def varieties() -> InlineKeyboardMarkup:
+    return _choices("variety", [(v.value, variety_label(v.value)) for v in Variety], 2)
+
+
+def grades() -> InlineKeyboardMarkup:
+    return _choices("grade", [(g.value, g.value) for g in Grade], 5,
+                    extra=[("-", _("No grade"))])
+
+
+def quantity_units(amount: str) -> InlineKeyboardMarkup:
+    return _choices("unit", [("kg", _("{amount} kg").format(amount=amount)),
+                             ("jin", _("{amount} 斤 (jin)").format(amount=amount))], 2)
+
+
+def only_cancel() -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(text=_("✖ Cancel"), callback_data=SummaryCb(action="cancel"))
+    return builder.as_markup()
+
+
+def skip_back(field: str) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(text=_("Skip"), callback_data=ChoiceCb(field=field, value="-"))
+    return builder.as_markup()
+
+
+def summary() -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(text=_("✅ Confirm"), callback_data=SummaryCb(action="confirm"))
+    builder.button(text=_("💧 Moisture"), callback_data=SummaryCb(action="moisture"))
+    builder.button(text=_("🏷 Grade"), callback_data=SummaryCb(action="grade"))
+    builder.button(text=_("📷 Photo"), callback_data=SummaryCb(action="photo"))
+    builder.button(text=_("✏️ Change"), callback_data=SummaryCb(action="change"))
+    builder.button(text=_("✖ Cancel"), callback_data=SummaryCb(action="cancel"))
+    builder.adjust(1, 3, 2)
+    return builder.as_markup()
+
+
+def change_fields(with_process: bool) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    fields = [("product", _("Product"))]
+    if with_process:
+        fields.append(("process", _("Process")))
+    fields += [("variety", _("Variety")), ("quantity", _("Quantity"))]
+    for value, text in fields:
+        builder.button(text=text, callback_data=ChoiceCb(field="change", value=value))
+    builder.button(text=_("◀ Back"), callback_data=ChoiceCb(field="change", value="-"))
+    builder.adjust(2, 2, 1)
+    return builder.as_markup()
+
+
+def withdraw_buttons(report_ids: list[int]) -> InlineKeyboardMarkup | None:
+    if not report_ids:
+        return None
+    builder = InlineKeyboardBuilder()
+    for report_id in report_ids:
+        builder.button(text=_("Withdraw #{id}").format(id=report_id),
+                       callback_data=ReportCb(action="withdraw", report_id=report_id))
+    builder.adjust(2)
+    return builder.as_markup()
+
+
+def confirm_withdraw(report_id: int) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(text=_("Yes, withdraw"), callback_data=ReportCb(action="yes", report_id=report_id))
+    builder.button(text=_("No, keep it"), callback_data=ReportCb(action="no", report_id=report_id))
+    return builder.as_markup()
+
+
+def profile_actions() -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(text=_("Change name"), callback_data=ProfileCb(field="name"))
+    builder.button(text=_("Change phone"), callback_data=ProfileCb(field="phone"))
+    builder.button(text=_("Change village"), callback_data=ProfileCb(field="village"))
+    builder.adjust(2, 1)
+    return builder.as_markup()

@@ -1,0 +1,113 @@
+"""A registered farmer views and changes their name, phone and village."""
+
+from __future__ import annotations
+
+from aiogram import F, Router
+from aiogram.filters import Command
+from aiogram.types import CallbackQuery, Message, ReplyKeyboardRemove
+from aiogram.utils.i18n import gettext as _
+
+from bot.models import Role
+from bot.services import users, villages
+from bot.services.errors import DomainError
+from handlers import keyboards as kb
+from handlers.callbacks import ProfileCb, VillageCb
+from handlers.prompts import prompt
+from handlers.states import Profile
+from handlers.texts import MENU_PROFILE, domain_problem, is_answer, is_menu, profile_text
+from handlers.turn import Turn
+
+router = Router(name="profile")
+
+
+async def show_profile(turn: Turn) -> None:
+    user = turn.user
+    if user.role == Role.FARMER and user.registered:
+        await turn.say(profile_text(user), kb.profile_actions())
+    elif user.role == Role.MERCHANT and user.registered:
+        await turn.say(_("Company: {company}\nContact: {contact}").format(
+            company=user.company, contact=user.contact))
+    else:
+        await turn.say(domain_problem(DomainError("not_farmer")))
+
+
+@router.message(Command("profile"))
+@router.message(is_menu(MENU_PROFILE))
+async def profile(message: Message, turn: Turn) -> None:
+    await show_profile(turn)
+
+
+@prompt(Profile.name)
+async def ask_new_name(turn: Turn) -> None:
+    await turn.say(_("Type your new name, or /cancel to keep it."))
+
+
+@prompt(Profile.phone)
+async def ask_new_phone(turn: Turn) -> None:
+    await turn.say(_("Share your new phone number with the button below, or /cancel to keep "
+                     "it."), kb.share_contact())
+
+
+@prompt(Profile.village)
+async def ask_new_village(turn: Turn) -> None:
+    await turn.say(_("Choose your village, or /cancel to keep it."),
+                   kb.villages(await villages.list_villages(turn.session)))
+
+
+ASK = {"name": (Profile.name, ask_new_name), "phone": (Profile.phone, ask_new_phone),
+       "village": (Profile.village, ask_new_village)}
+
+
+@router.callback_query(ProfileCb.filter(F.field.in_(set(ASK))))
+async def change(callback: CallbackQuery, callback_data: ProfileCb, turn: Turn) -> None:
+    await callback.answer()
+    if turn.user.role != Role.FARMER:
+        await turn.say(domain_problem(DomainError("not_farmer")))
+        return
+    state, ask = ASK[callback_data.field]
+    await turn.state.set_state(state)
+    await ask(turn)
+
+
+async def _saved(turn: Turn) -> None:
+    await turn.state.clear()
+    await turn.say(_("Saved."), kb.main_menu(turn.user))
+    await show_profile(turn)
+
+
+@router.message(Profile.name, is_answer)
+async def new_name(message: Message, turn: Turn) -> None:
+    try:
+        await users.update_farmer_profile(turn.session, turn.user, name=message.text or "")
+    except DomainError as exc:
+        await turn.say(domain_problem(exc))
+        await ask_new_name(turn)
+        return
+    await _saved(turn)
+
+
+@router.message(Profile.phone, F.contact)
+async def new_phone(message: Message, turn: Turn) -> None:
+    assert message.contact is not None and message.from_user is not None
+    try:
+        users.check_own_contact(message.from_user.id, message.contact.user_id)
+        await users.update_farmer_profile(turn.session, turn.user,
+                                          phone=message.contact.phone_number)
+    except DomainError as exc:
+        await turn.say(domain_problem(exc), ReplyKeyboardRemove())
+        await ask_new_phone(turn)
+        return
+    await _saved(turn)
+
+
+@router.callback_query(Profile.village, VillageCb.filter())
+async def new_village(callback: CallbackQuery, callback_data: VillageCb, turn: Turn) -> None:
+    await callback.answer()
+    try:
+        await users.update_farmer_profile(turn.session, turn.user,
+                                          village_id=callback_data.village_id)
+    except DomainError as exc:
+        await turn.say(domain_problem(exc))
+        await ask_new_village(turn)
+        return
+    await _saved(turn)

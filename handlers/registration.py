@@ -1,0 +1,219 @@
+"""First contact: language, role, then the farmer's or the merchant's registration."""
+
+from __future__ import annotations
+
+from aiogram import Bot, F, Router
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.types import CallbackQuery, Message, ReplyKeyboardRemove
+from aiogram.utils.i18n import I18n
+from aiogram.utils.i18n import gettext as _
+
+from bot.models import Role
+from bot.services import users, villages
+from bot.services.errors import DomainError
+from handlers import keyboards as kb
+from handlers.callbacks import LangCb, RoleCb, VillageCb
+from handlers.prompts import ask_current, prompt
+from handlers.states import Registration
+from handlers.texts import LANGUAGE_NAMES, domain_problem, is_answer
+from handlers.turn import Turn
+
+router = Router(name="registration")
+
+
+async def mark_answered(callback: CallbackQuery, text: str) -> None:
+    """Replace a question's buttons with the answer given, so old buttons cannot be pressed."""
+    await callback.answer()
+    if isinstance(callback.message, Message):
+        try:
+            await callback.message.edit_text(text, reply_markup=None)
+        except TelegramBadRequest:
+            pass
+
+
+async def begin_registration(turn: Turn, village_id: int | None = None) -> None:
+    """Start (or restart) registration at the first unanswered question."""
+    if village_id is not None:
+        await turn.state.update_data(village_id=village_id)
+    if turn.user.language is None:
+        await turn.state.set_state(Registration.language)
+    elif turn.user.role == Role.COORDINATOR:
+        await turn.state.clear()
+        await turn.say(_("You are a coordinator. Send /help to see what you can do."),
+                       kb.main_menu(turn.user))
+        return
+    else:
+        await turn.state.set_state(Registration.role)
+    await ask_current(turn)
+
+
+@prompt(Registration.language)
+async def ask_language(turn: Turn) -> None:
+    await turn.say(_("Welcome to farmgate! Choose your language:"), kb.languages())
+
+
+@prompt(Registration.role)
+async def ask_role(turn: Turn) -> None:
+    await turn.say(_("Do you grow coffee or buy coffee?"), kb.roles())
+
+
+@prompt(Registration.farmer_name, Registration.merchant_company)
+async def ask_name(turn: Turn) -> None:
+    if await turn.state.get_state() == Registration.merchant_company.state:
+        await turn.say(_("What is the name of your company?"), ReplyKeyboardRemove())
+    else:
+        await turn.say(_("What is your name?"), ReplyKeyboardRemove())
+
+
+@prompt(Registration.farmer_phone)
+async def ask_phone(turn: Turn) -> None:
+    await turn.say(_("Please share your phone number with the button below, so the "
+                     "cooperative can reach you."), kb.share_contact())
+
+
+@prompt(Registration.farmer_village)
+async def ask_village(turn: Turn) -> None:
+    rows = await villages.list_villages(turn.session)
+    if not rows:
+        await turn.say(_("No village has been set up yet. Please ask your coordinator, then "
+                         "send /start again."))
+        return
+    await turn.say(_("Which village do you deliver your coffee to?"), kb.villages(rows))
+
+
+@prompt(Registration.merchant_contact)
+async def ask_contact(turn: Turn) -> None:
+    await turn.say(_("How can the cooperative reach you? Type a phone number or WeChat ID, or "
+                     "share your number with the button below."), kb.share_contact())
+
+
+@router.callback_query(LangCb.filter())
+async def language_chosen(callback: CallbackQuery, callback_data: LangCb, turn: Turn,
+                          i18n: I18n, bot: Bot) -> None:
+    """Used by registration and by /language; the reply is already in the new language."""
+    code = callback_data.code
+    if code not in LANGUAGE_NAMES:
+        await callback.answer()
+        return
+    await users.set_language(turn.session, turn.user, code)
+    with i18n.use_locale(code):
+        await mark_answered(callback, _("Language: {name}").format(name=LANGUAGE_NAMES[code]))
+        if await turn.state.get_state() == Registration.language.state:
+            await begin_registration(turn)
+        elif turn.user.registered:
+            await turn.say(_("Language changed."), kb.main_menu(turn.user))
+        else:
+            await begin_registration(turn)
+
+
+@router.callback_query(Registration.role, RoleCb.filter())
+async def role_chosen(callback: CallbackQuery, callback_data: RoleCb, turn: Turn) -> None:
+    if callback_data.role == Role.FARMER.value:
+        await mark_answered(callback, _("🌱 I grow coffee"))
+        await turn.state.set_state(Registration.farmer_name)
+    else:
+        await mark_answered(callback, _("🏢 I buy coffee"))
+        await turn.state.set_state(Registration.merchant_company)
+    await ask_name(turn)
+
+
+@router.message(Registration.farmer_name, is_answer)
+async def farmer_name(message: Message, turn: Turn) -> None:
+    try:
+        name = users.clean_name(message.text or "")
+    except DomainError as exc:
+        await turn.say(domain_problem(exc))
+        await ask_name(turn)
+        return
+    await turn.state.update_data(name=name)
+    await turn.state.set_state(Registration.farmer_phone)
+    await ask_phone(turn)
+
+
+@router.message(Registration.farmer_phone, F.contact)
+async def farmer_phone(message: Message, turn: Turn) -> None:
+    contact = message.contact
+    assert contact is not None and message.from_user is not None
+    try:
+        users.check_own_contact(message.from_user.id, contact.user_id)
+        phone = users.clean_phone(contact.phone_number)
+    except DomainError as exc:
+        await turn.say(domain_problem(exc))
+        await ask_phone(turn)
+        return
+    await turn.state.update_data(phone=phone)
+    await turn.say(_("Thank you, your number is {phone}.").format(phone=phone),
+                   ReplyKeyboardRemove())
+    data = await turn.state.get_data()
+    if data.get("village_id") is not None:
+        await finish_farmer(turn, data["village_id"])
+        return
+    await turn.state.set_state(Registration.farmer_village)
+    await ask_village(turn)
+
+
+@router.message(Registration.farmer_phone, is_answer)
+async def farmer_phone_typed(message: Message, turn: Turn) -> None:
+    await turn.say(_("Please do not type the number: tap the button “📱 Share my phone number” "
+                     "below."))
+    await ask_phone(turn)
+
+
+@router.callback_query(Registration.farmer_village, VillageCb.filter())
+async def farmer_village(callback: CallbackQuery, callback_data: VillageCb, turn: Turn) -> None:
+    village = await villages.get_village(turn.session, callback_data.village_id)
+    if village is None:
+        await callback.answer()
+        await turn.say(domain_problem(DomainError("village_unknown")))
+        await ask_village(turn)
+        return
+    await mark_answered(callback, _("Village: {name}").format(name=village.name))
+    await finish_farmer(turn, village.id)
+
+
+async def finish_farmer(turn: Turn, village_id: int) -> None:
+    data = await turn.state.get_data()
+    try:
+        user = await users.register_farmer(turn.session, turn.user, name=data.get("name", ""),
+                                           phone=data.get("phone", ""), village_id=village_id)
+    except DomainError as exc:
+        await turn.say(domain_problem(exc))
+        await turn.state.set_state(Registration.farmer_village)
+        await ask_village(turn)
+        return
+    await turn.state.clear()
+    assert user.village is not None
+    await turn.say(_("Welcome, {name}! You are registered as a farmer of {village}.\n\n"
+                     "Tap “📦 Report harvest” when you have coffee to sell.").format(
+        name=user.name, village=user.village.name), kb.main_menu(user))
+
+
+@router.message(Registration.merchant_company, is_answer)
+async def merchant_company(message: Message, turn: Turn) -> None:
+    try:
+        company = users.clean_name(message.text or "", users.MAX_CONTACT)
+    except DomainError as exc:
+        await turn.say(domain_problem(exc))
+        await ask_name(turn)
+        return
+    await turn.state.update_data(company=company)
+    await turn.state.set_state(Registration.merchant_contact)
+    await ask_contact(turn)
+
+
+@router.message(Registration.merchant_contact, F.contact)
+@router.message(Registration.merchant_contact, is_answer)
+async def merchant_contact(message: Message, turn: Turn) -> None:
+    contact = message.contact.phone_number if message.contact else (message.text or "")
+    data = await turn.state.get_data()
+    try:
+        user = await users.register_merchant(turn.session, turn.user,
+                                             company=data.get("company", ""), contact=contact)
+    except DomainError as exc:
+        await turn.say(domain_problem(exc))
+        await ask_contact(turn)
+        return
+    await turn.state.clear()
+    await turn.say(_("Thank you! {company} is registered and waiting for a coordinator's "
+                     "approval. We will message you here as soon as you can bid.").format(
+        company=user.company), kb.main_menu(user))

@@ -1,0 +1,67 @@
+"""My reports: the farmer's harvest reports, and withdrawing one not yet sold."""
+
+from __future__ import annotations
+
+from aiogram import F, Router
+from aiogram.filters import Command
+from aiogram.types import CallbackQuery, Message
+from aiogram.utils.i18n import gettext as _
+
+from bot.config import Settings
+from bot.models import Role
+from bot.services import harvests
+from bot.services.errors import DomainError
+from handlers import keyboards as kb
+from handlers.callbacks import ReportCb
+from handlers.registration import mark_answered
+from handlers.texts import MENU_REPORTS, domain_problem, is_menu, report_line
+from handlers.turn import Turn
+
+router = Router(name="reports")
+SHOWN = 10
+
+
+@router.message(Command("reports"))
+@router.message(is_menu(MENU_REPORTS))
+async def my_reports(message: Message, turn: Turn, settings: Settings) -> None:
+    if turn.user.role != Role.FARMER or not turn.user.registered:
+        await turn.say(domain_problem(DomainError("not_farmer")))
+        return
+    reports = await harvests.list_reports(turn.session, turn.user, limit=SHOWN)
+    if not reports:
+        await turn.say(_("You have no harvest reports yet. Tap “📦 Report harvest” to add one."))
+        return
+    lines = [_("Your latest harvest reports:")]
+    lines += [report_line(report, settings) for report in reports]
+    withdrawable = [r.id for r in reports if r.status in harvests.WITHDRAWABLE]
+    await turn.say("\n\n".join(lines), kb.withdraw_buttons(withdrawable))
+
+
+@router.callback_query(ReportCb.filter(F.action == "withdraw"))
+async def ask_withdraw(callback: CallbackQuery, callback_data: ReportCb, turn: Turn,
+                       settings: Settings) -> None:
+    await callback.answer()
+    try:
+        report = await harvests.get_own_report(turn.session, turn.user, callback_data.report_id)
+        if report.status not in harvests.WITHDRAWABLE:
+            raise DomainError("report_not_withdrawable", status=report.status.value)
+    except DomainError as exc:
+        await turn.say(domain_problem(exc))
+        return
+    await turn.say(_("Withdraw this report? It will not be sold.\n\n{report}").format(
+        report=report_line(report, settings)), kb.confirm_withdraw(report.id))
+
+
+@router.callback_query(ReportCb.filter(F.action == "yes"))
+async def withdraw(callback: CallbackQuery, callback_data: ReportCb, turn: Turn) -> None:
+    try:
+        report = await harvests.withdraw_report(turn.session, turn.user, callback_data.report_id)
+    except DomainError as exc:
+        await mark_answered(callback, domain_problem(exc))
+        return
+    await mark_answered(callback, _("Report #{id} is withdrawn.").format(id=report.id))
+
+
+@router.callback_query(ReportCb.filter(F.action == "no"))
+async def keep(callback: CallbackQuery, callback_data: ReportCb) -> None:
+    await mark_answered(callback, _("Report #{id} is kept.").format(id=callback_data.report_id))

@@ -1,0 +1,31 @@
+"""Dialogue states, one StatesGroup per dialogue."""
+
+from aiogram.fsm.state import State, StatesGroup
+
+
+class Registration(StatesGroup):
+    language = State()
+    role = State()
+    farmer_name = State()
+    farmer_phone = State()
+    farmer_village = State()
+    merchant_company = State()
+    merchant_contact = State()
+
+
+class Harvest(StatesGroup):
+    product = State()
+    process = State()
+    variety = State()
+    quantity = State()
+    moisture = State()
+    grade = State()
+    photo = State()
+    summary = State()
+    change = State()
+
+
+class Profile(StatesGroup):
+    name = State()
+    phone = State()
+    village = State()

@@ -1,0 +1,210 @@
+"""Every label and rendered text users see; strings through gettext, numbers through Babel."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from aiogram.types import Message
+from aiogram.utils.i18n import get_i18n
+from aiogram.utils.i18n import gettext as _
+
+from bot.i18n import N_
+from bot.formatting import format_date, format_moisture, format_quantity
+from bot.models import HarvestReport, ReportStatus, Role, User
+from bot.quantity import Problem, QuantityRejected
+from bot.services.errors import DomainError
+from bot.services.harvests import HarvestDraft
+from bot.config import Settings
+
+LANGUAGE_NAMES = {"zh": "中文", "en": "English"}
+
+
+def locale() -> str:
+    return get_i18n().current_locale
+
+
+def all_locales(msgid: str) -> set[str]:
+    """A menu label in every shipped language, so an old keyboard still works after /language."""
+    i18n = get_i18n()
+    return {i18n.gettext(msgid, locale=code) for code in LANGUAGE_NAMES} | {msgid}
+
+
+# Menu buttons (reply keyboard): msgids kept as constants so filters can match every language.
+MENU_REPORT = N_("📦 Report harvest")
+MENU_REPORTS = N_("📋 My reports")
+MENU_PROFILE = N_("👤 Profile")
+MENU_HELP = N_("❓ Help")
+MENU_LABELS = (MENU_REPORT, MENU_REPORTS, MENU_PROFILE, MENU_HELP)
+
+
+def menu_label(msgid: str) -> str:
+    return _(msgid)
+
+
+def is_answer(message: Message) -> bool:
+    """Typed text that answers a question: not a command and not a menu button."""
+    text = message.text
+    if not text or text.startswith("/"):
+        return False
+    return not any(text in all_locales(label) for label in MENU_LABELS)
+
+
+def is_menu(msgid: str) -> Callable[[Message], bool]:
+    """A filter matching a menu button's label in any shipped language."""
+
+    def check(message: Message) -> bool:
+        return message.text is not None and message.text in all_locales(msgid)
+
+    return check
+
+
+def product_label(value: str) -> str:
+    return {"cherry": _("Fresh cherry"), "parchment": _("Parchment"),
+            "green": _("Green bean")}.get(value, value)
+
+
+def process_label(value: str | None) -> str:
+    if value is None:
+        return _("— (fresh cherry)")
+    return {"washed": _("Washed"), "natural": _("Natural"), "honey": _("Honey")}.get(value, value)
+
+
+def variety_label(value: str) -> str:
+    return {"catimor": _("Catimor"), "typica": _("Typica"), "bourbon": _("Bourbon"),
+            "other": _("Other variety")}.get(value, value)
+
+
+def grade_label(value: str | None) -> str:
+    return value if value else _("not given")
+
+
+def status_label(status: ReportStatus) -> str:
+    return {
+        ReportStatus.SUBMITTED: _("Submitted, waiting to be pooled"),
+        ReportStatus.POOLED: _("Pooled into a lot"),
+        ReportStatus.SOLD: _("Sold"),
+        ReportStatus.COLLECTED: _("Collected"),
+        ReportStatus.PAID: _("Paid"),
+        ReportStatus.WITHDRAWN: _("Withdrawn"),
+    }[status]
+
+
+def role_label(role: Role | None) -> str:
+    return {Role.FARMER: _("Farmer"), Role.MERCHANT: _("Merchant"),
+            Role.COORDINATOR: _("Coordinator")}.get(role, _("not chosen")) if role else _(
+        "not chosen")
+
+
+def draft_summary(draft: HarvestDraft) -> str:
+    loc = locale()
+    lines = [
+        _("Please check your harvest report:"),
+        "",
+        _("Product: {value}").format(value=product_label(draft.product or "")),
+    ]
+    if draft.product != "cherry":
+        lines.append(_("Process: {value}").format(value=process_label(draft.process)))
+    lines += [
+        _("Variety: {value}").format(value=variety_label(draft.variety or "")),
+        _("Quantity: {value}").format(value=format_quantity(draft.quantity_g or 0, loc)),
+        _("Moisture: {value}").format(
+            value=format_moisture(draft.moisture_tenths, loc)
+            if draft.moisture_tenths is not None else _("not given")),
+        _("Grade: {value}").format(value=grade_label(draft.grade)),
+        _("Photo: {value}").format(value=_("attached") if draft.photo_file_id else _("none")),
+        "",
+        _("Tap Confirm to send it, or add or change details first."),
+    ]
+    return "\n".join(lines)
+
+
+def report_line(report: HarvestReport, settings: Settings) -> str:
+    loc = locale()
+    kind = product_label(report.product.value)
+    if report.process is not None:
+        kind += " · " + process_label(report.process.value)
+    return _("#{id} {kind}, {variety}, {quantity}\n{status} · {date}").format(
+        id=report.id, kind=kind, variety=variety_label(report.variety.value),
+        quantity=format_quantity(report.quantity_g, loc), status=status_label(report.status),
+        date=format_date(report.created_at, loc, settings.tz))
+
+
+def profile_text(user: User) -> str:
+    return "\n".join([
+        _("Your profile"),
+        _("Name: {value}").format(value=user.name or "—"),
+        _("Phone: {value}").format(value=user.phone or "—"),
+        _("Village: {value}").format(value=user.village.name if user.village else "—"),
+        _("Language: {value}").format(value=LANGUAGE_NAMES.get(user.language or "", "—")),
+    ])
+
+
+def quantity_problem(exc: QuantityRejected) -> str:
+    """Why a typed quantity was refused, in the user's words."""
+    texts = {
+        Problem.EMPTY: _("Please type the quantity."),
+        Problem.UNREADABLE: _("I could not read a number there."),
+        Problem.UNKNOWN_UNIT: _("I do not know that unit. Please use kg, 公斤, 斤 or t."),
+        Problem.NO_UNIT: _("Please add a unit."),
+        Problem.AMBIGUOUS_SEPARATOR: _(
+            "Is the comma a decimal point? Please write decimals with a dot, like 1.5, "
+            "and thousands without a comma, like 1200."),
+        Problem.ZERO: _("The quantity cannot be zero."),
+        Problem.NEGATIVE: _("The quantity cannot be negative."),
+        Problem.TOO_SMALL: _("That is less than half a kilogram: too little to collect."),
+        Problem.TOO_LARGE: _("That is more than 100 tonnes: please check the number and unit."),
+        Problem.TOO_PRECISE: _("Please round to the nearest gram."),
+    }
+    return texts[exc.problem]
+
+
+def domain_problem(exc: DomainError) -> str:
+    """A rule's refusal, in the user's words."""
+    d = exc.details
+    texts = {
+        "name_invalid": _("That does not look like a name. Please type letters."),
+        "name_too_long": _("That is too long (at most {limit} characters).").format(
+            limit=d.get("limit", "")),
+        "phone_invalid": _("That does not look like a phone number."),
+        "contact_not_own": _(
+            "That is someone else's contact. Please share your own number with the button "
+            "below, so buyers and the cooperative can reach you."),
+        "contact_invalid": _("Please type a phone number or WeChat ID (at most {limit} "
+                             "characters).").format(limit=d.get("limit", "")),
+        "village_unknown": _("That village is not in the programme any more. Please choose "
+                             "again."),
+        "unreadable": _("I could not read a percentage there."),
+        "out_of_range": _("Moisture must be between {low}% and {high}%.").format(
+            low=d.get("low", ""), high=d.get("high", "")),
+        "too_precise": _("Please use at most one decimal, like 12.5."),
+        "report_not_found": _("That report was not found."),
+        "report_not_withdrawable": _("This report can no longer be withdrawn: it is {status}."
+                                     ).format(status=status_label(ReportStatus(
+                                         d.get("status", "sold")))),
+        "not_farmer": _("Only registered farmers can do that. Send /start to register."),
+        "already_coordinator": _("You are a coordinator already."),
+    }
+    return texts.get(exc.reason, _("That did not work. Please try again."))
+
+
+def help_text(user: User) -> str:
+    if user.role == Role.FARMER and user.registered:
+        return _(
+            "farmgate helps you sell your coffee together with your neighbours.\n\n"
+            "📦 Report harvest: tell us what you have (about a minute, mostly buttons).\n"
+            "📋 My reports: see your reports and withdraw one not yet sold.\n"
+            "👤 Profile: change your name, phone or village.\n\n"
+            "/language changes the language, /cancel stops any question.")
+    if user.role == Role.MERCHANT and user.registered:
+        return _(
+            "farmgate lets you buy coffee pooled from many farmers.\n\n"
+            "A coordinator checks every merchant before they can bid; we will message you "
+            "when you are approved.\n\n"
+            "/language changes the language, /cancel stops any question.")
+    if user.role == Role.COORDINATOR:
+        return _(
+            "You are a coordinator of this programme.\n\n"
+            "Coordinator tools arrive in chat step by step; villages can be added now with "
+            "the `farmgate village add` command.\n\n"
+            "/language changes the language, /cancel stops any question.")
+    return _("Welcome to farmgate! Send /start to register as a farmer or a merchant.")

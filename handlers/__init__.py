@@ -9,9 +9,10 @@ from handlers.turn import TurnMiddleware
 
 
 def routers() -> list[Router]:
-    """Order matters: commands first, the catch-all fallback last."""
-    return [common.router, registration.router, harvest.router, reports.router,
-            profile.router, fallback.router]
+    """Fresh routers in matching order: commands first, the catch-all fallback last."""
+    recipes = [common.router, registration.router, harvest.router, reports.router,
+               profile.router, fallback.router]
+    return [recipe.build() for recipe in recipes]
 
 
 def setup(dp: Dispatcher) -> None:

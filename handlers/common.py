@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from aiogram import Router
 from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
@@ -12,10 +11,11 @@ from bot.services.villages import village_by_code
 from handlers import keyboards as kb
 from handlers.prompts import ask_current
 from handlers.registration import begin_registration
+from handlers.routing import RouterRecipe
 from handlers.texts import MENU_HELP, help_text, is_menu
 from handlers.turn import Turn
 
-router = Router(name="common")
+router = RouterRecipe("common")
 
 
 async def show_menu(turn: Turn, text: str | None = None) -> None:
@@ -49,7 +49,7 @@ async def start(message: Message, command: CommandObject, turn: Turn) -> None:
     if command.args and command.args.startswith("v_"):
         village = await village_by_code(turn.session, command.args[2:])
         village_id = village.id if village else None
-    if turn.user.registered:
+    if turn.user.registered and turn.user.language is not None:
         await show_menu(turn, _("Welcome back!"))
         return
     await begin_registration(turn, village_id)

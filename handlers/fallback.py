@@ -6,15 +6,15 @@ old or unknown button says the menu has expired and shows the current one.
 
 from __future__ import annotations
 
-from aiogram import Router
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 
 from handlers.common import show_menu
 from handlers.prompts import ask_current
+from handlers.routing import RouterRecipe
 from handlers.turn import Turn
 
-router = Router(name="fallback")
+router = RouterRecipe("fallback")
 
 
 @router.callback_query()

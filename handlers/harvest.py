@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from aiogram import F, Router
+from aiogram import F
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
@@ -25,6 +25,7 @@ from handlers.callbacks import ChoiceCb, SummaryCb
 from handlers.common import show_menu
 from handlers.prompts import prompt
 from handlers.registration import mark_answered
+from handlers.routing import RouterRecipe
 from handlers.states import Harvest
 from handlers.texts import (
     MENU_REPORT,
@@ -40,7 +41,7 @@ from handlers.texts import (
 )
 from handlers.turn import Turn
 
-router = Router(name="harvest")
+router = RouterRecipe("harvest")
 
 CHOICES: dict[str, frozenset[str]] = {
     "product": frozenset(p.value for p in Product),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aiogram import F, Router
+from aiogram import F
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message, ReplyKeyboardRemove
 from aiogram.utils.i18n import gettext as _
@@ -13,11 +13,12 @@ from bot.services.errors import DomainError
 from handlers import keyboards as kb
 from handlers.callbacks import ProfileCb, VillageCb
 from handlers.prompts import prompt
+from handlers.routing import RouterRecipe
 from handlers.states import Profile
 from handlers.texts import MENU_PROFILE, domain_problem, is_answer, is_menu, profile_text
 from handlers.turn import Turn
 
-router = Router(name="profile")
+router = RouterRecipe("profile")
 
 
 async def show_profile(turn: Turn) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aiogram import Bot, F, Router
+from aiogram import Bot, F
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import CallbackQuery, Message, ReplyKeyboardRemove
 from aiogram.utils.i18n import I18n
@@ -14,11 +14,12 @@ from bot.services.errors import DomainError
 from handlers import keyboards as kb
 from handlers.callbacks import LangCb, RoleCb, VillageCb
 from handlers.prompts import ask_current, prompt
+from handlers.routing import RouterRecipe
 from handlers.states import Registration
 from handlers.texts import LANGUAGE_NAMES, domain_problem, is_answer
 from handlers.turn import Turn
 
-router = Router(name="registration")
+router = RouterRecipe("registration")
 
 
 async def mark_answered(callback: CallbackQuery, text: str) -> None:

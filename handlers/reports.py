@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aiogram import F, Router
+from aiogram import F
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
@@ -14,10 +14,11 @@ from bot.services.errors import DomainError
 from handlers import keyboards as kb
 from handlers.callbacks import ReportCb
 from handlers.registration import mark_answered
+from handlers.routing import RouterRecipe
 from handlers.texts import MENU_REPORTS, domain_problem, is_menu, report_line
 from handlers.turn import Turn
 
-router = Router(name="reports")
+router = RouterRecipe("reports")
 SHOWN = 10
 
 

@@ -8,13 +8,13 @@ from aiogram.types import Message
 from aiogram.utils.i18n import get_i18n
 from aiogram.utils.i18n import gettext as _
 
-from bot.i18n import N_
+from bot.config import Settings
 from bot.formatting import format_date, format_moisture, format_quantity
+from bot.i18n import N_
 from bot.models import HarvestReport, ReportStatus, Role, User
 from bot.quantity import Problem, QuantityRejected
 from bot.services.errors import DomainError
 from bot.services.harvests import HarvestDraft
-from bot.config import Settings
 
 LANGUAGE_NAMES = {"zh": "中文", "en": "English"}
 

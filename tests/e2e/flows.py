@@ -4,19 +4,40 @@ from __future__ import annotations
 
 from tests.emulator import BotMessage, UserChat
 
-ZH = {"language": "中文", "farmer": "🌱 我种咖啡", "merchant": "🏢 我收购咖啡",
-      "report": "📦 上报收成", "reports": "📋 我的上报", "profile": "👤 我的资料",
-      "parchment": "带壳豆", "cherry": "鲜果", "washed": "水洗", "catimor": "卡蒂姆",
-      "confirm": "✅ 确认", "cancel": "✖ 取消"}
-EN = {"language": "English", "farmer": "🌱 I grow coffee", "merchant": "🏢 I buy coffee",
-      "report": "📦 Report harvest", "reports": "📋 My reports", "profile": "👤 Profile",
-      "parchment": "Parchment", "cherry": "Fresh cherry", "washed": "Washed",
-      "catimor": "Catimor", "confirm": "✅ Confirm", "cancel": "✖ Cancel"}
+ZH = {
+    "language": "中文",
+    "farmer": "🌱 我种咖啡",
+    "merchant": "🏢 我收购咖啡",
+    "report": "📦 上报收成",
+    "reports": "📋 我的上报",
+    "profile": "👤 我的资料",
+    "parchment": "带壳豆",
+    "cherry": "鲜果",
+    "washed": "水洗",
+    "catimor": "卡蒂姆",
+    "confirm": "✅ 确认",
+    "cancel": "✖ 取消",
+}
+EN = {
+    "language": "English",
+    "farmer": "🌱 I grow coffee",
+    "merchant": "🏢 I buy coffee",
+    "report": "📦 Report harvest",
+    "reports": "📋 My reports",
+    "profile": "👤 Profile",
+    "parchment": "Parchment",
+    "cherry": "Fresh cherry",
+    "washed": "Washed",
+    "catimor": "Catimor",
+    "confirm": "✅ Confirm",
+    "cancel": "✖ Cancel",
+}
 WORDS = {"zh": ZH, "en": EN}
 
 
-async def register_farmer(chat: UserChat, lang: str = "zh", name: str = "李伟",
-                          village: str = "Conggang") -> BotMessage:
+async def register_farmer(
+    chat: UserChat, lang: str = "zh", name: str = "李伟", village: str = "Conggang"
+) -> BotMessage:
     """/start to the welcome with the main menu; returns the welcome message."""
     w = WORDS[lang]
     await chat.send("/start")
@@ -36,8 +57,9 @@ async def register_farmer(chat: UserChat, lang: str = "zh", name: str = "李伟"
     return await chat.receive_until(lambda m: m.reply_keyboard is not None)
 
 
-async def report_parchment(chat: UserChat, quantity: str = "1200斤",
-                           lang: str = "zh") -> BotMessage:
+async def report_parchment(
+    chat: UserChat, quantity: str = "1200斤", lang: str = "zh"
+) -> BotMessage:
     """The shortest complete report: returns the summary shown before Confirm."""
     w = WORDS[lang]
     await chat.send(w["report"])

@@ -15,24 +15,30 @@ async def _user(session: AsyncSession, telegram_id: int) -> User:
     user = await session.scalar(select(User).where(User.telegram_id == telegram_id))
     assert user is not None
     await session.refresh(user)
+    await session.commit()
     return user
 
 
-async def test_farmer_registers_in_chinese(emulator: BotApiEmulator, running_bot: BotRunner,
-                                          villages: list[Village], session: AsyncSession) -> None:
+async def test_farmer_registers_in_chinese(
+    emulator: BotApiEmulator, running_bot: BotRunner, villages: list[Village], session: AsyncSession
+) -> None:
     chat = emulator.user(101, first_name="Li", language_code="zh-hans")
     welcome = await register_farmer(chat, "zh")
     assert "欢迎，李伟" in welcome.text and "Conggang" in welcome.text
     assert "📦 上报收成" in welcome.reply_buttons
     user = await _user(session, 101)
     assert (user.role, user.name, user.phone, user.language) == (
-        Role.FARMER, "李伟", "+8613800000001", "zh")
+        Role.FARMER,
+        "李伟",
+        "+8613800000001",
+        "zh",
+    )
     assert user.village_id == villages[0].id
 
 
 async def test_deep_link_preselects_the_village_in_english(
-        emulator: BotApiEmulator, running_bot: BotRunner, villages: list[Village],
-        session: AsyncSession) -> None:
+    emulator: BotApiEmulator, running_bot: BotRunner, villages: list[Village], session: AsyncSession
+) -> None:
     chat = emulator.user(102, first_name="Ann", language_code="en")
     await chat.send("/start v_nankang")
     assert "Choose your language" in (await chat.receive()).text
@@ -50,9 +56,9 @@ async def test_deep_link_preselects_the_village_in_english(
     assert (await _user(session, 102)).village_id == villages[1].id
 
 
-async def test_contact_of_someone_else_is_refused(emulator: BotApiEmulator,
-                                                  running_bot: BotRunner,
-                                                  villages: list[Village]) -> None:
+async def test_contact_of_someone_else_is_refused(
+    emulator: BotApiEmulator, running_bot: BotRunner, villages: list[Village]
+) -> None:
     chat = emulator.user(103, language_code="zh")
     await chat.send("/start")
     await chat.receive()
@@ -75,9 +81,9 @@ async def test_contact_of_someone_else_is_refused(emulator: BotApiEmulator,
     assert "Conggang" in (await chat.receive()).buttons
 
 
-async def test_bad_input_during_registration_asks_again(emulator: BotApiEmulator,
-                                                        running_bot: BotRunner,
-                                                        villages: list[Village]) -> None:
+async def test_bad_input_during_registration_asks_again(
+    emulator: BotApiEmulator, running_bot: BotRunner, villages: list[Village]
+) -> None:
     chat = emulator.user(104, language_code="en")
     await chat.send("/start")
     await chat.receive()
@@ -97,7 +103,8 @@ async def test_bad_input_during_registration_asks_again(emulator: BotApiEmulator
 
 
 async def test_merchant_registers_and_waits_for_approval(
-        emulator: BotApiEmulator, running_bot: BotRunner, session: AsyncSession) -> None:
+    emulator: BotApiEmulator, running_bot: BotRunner, session: AsyncSession
+) -> None:
     chat = emulator.user(105, language_code="en")
     await chat.send("/start")
     await chat.receive()
@@ -112,11 +119,15 @@ async def test_merchant_registers_and_waits_for_approval(
     assert "waiting for a coordinator's approval" in done.text
     user = await _user(session, 105)
     assert (user.role, user.company, user.merchant_status) == (
-        Role.MERCHANT, "Baoshan Coffee Trading", MerchantStatus.PENDING)
+        Role.MERCHANT,
+        "Baoshan Coffee Trading",
+        MerchantStatus.PENDING,
+    )
 
 
-async def test_language_switch_is_persisted(emulator: BotApiEmulator, running_bot: BotRunner,
-                                            villages: list[Village]) -> None:
+async def test_language_switch_is_persisted(
+    emulator: BotApiEmulator, running_bot: BotRunner, villages: list[Village]
+) -> None:
     chat = emulator.user(106, language_code="zh")
     await register_farmer(chat, "zh")
     await chat.send("/language")
@@ -133,8 +144,9 @@ async def test_language_switch_is_persisted(emulator: BotApiEmulator, running_bo
     assert "no harvest reports yet" in (await chat.receive()).text
 
 
-async def test_commands_are_registered_per_language(emulator: BotApiEmulator,
-                                                    running_bot: BotRunner) -> None:
+async def test_commands_are_registered_per_language(
+    emulator: BotApiEmulator, running_bot: BotRunner
+) -> None:
     zh = {c["command"]: c["description"] for c in emulator.commands(language_code="zh")}
     en = {c["command"]: c["description"] for c in emulator.commands(language_code="en")}
     default = {c["command"]: c["description"] for c in emulator.commands()}
@@ -143,8 +155,9 @@ async def test_commands_are_registered_per_language(emulator: BotApiEmulator,
     assert set(zh) == set(en) >= {"start", "help", "cancel", "language", "report", "reports"}
 
 
-async def test_help_is_role_aware(emulator: BotApiEmulator, running_bot: BotRunner,
-                                  villages: list[Village]) -> None:
+async def test_help_is_role_aware(
+    emulator: BotApiEmulator, running_bot: BotRunner, villages: list[Village]
+) -> None:
     stranger = emulator.user(107, language_code="en")
     await stranger.send("/help")
     assert "Send /start to register" in (await stranger.receive()).text
@@ -161,8 +174,9 @@ async def test_help_is_role_aware(emulator: BotApiEmulator, running_bot: BotRunn
     assert "My reports: see your reports" in (await farmer.receive()).text
 
 
-async def test_farmer_changes_profile(emulator: BotApiEmulator, running_bot: BotRunner,
-                                      villages: list[Village], session: AsyncSession) -> None:
+async def test_farmer_changes_profile(
+    emulator: BotApiEmulator, running_bot: BotRunner, villages: list[Village], session: AsyncSession
+) -> None:
     chat = emulator.user(109, language_code="en")
     await register_farmer(chat, "en", name="Chen")
     await chat.send("👤 Profile")
@@ -179,7 +193,6 @@ async def test_farmer_changes_profile(emulator: BotApiEmulator, running_bot: Bot
     await chat.press("Change phone")
     await chat.receive()
     await chat.send_contact("+8613500000009")
-    assert "Phone: +8613500000009" in (
-        await chat.receive_until(lambda m: "Phone:" in m.text)).text
+    assert "Phone: +8613500000009" in (await chat.receive_until(lambda m: "Phone:" in m.text)).text
     user = await _user(session, 109)
     assert (user.name, user.village_id) == ("Chen Jie", villages[1].id)

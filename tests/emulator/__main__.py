@@ -1,0 +1,52 @@
+"""Run the emulator standalone: ``python -m tests.emulator --port 8081``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+
+from .server import BotApiEmulator
+
+
+async def _serve(args: argparse.Namespace) -> None:
+    emu = BotApiEmulator(
+        token=args.token,
+        host=args.host,
+        port=args.port,
+        auto_register=True,
+        control_api=True,
+    )
+    for spec in args.user:
+        user_id, _, name = spec.partition(":")
+        emu.user(int(user_id), first_name=name or None)
+    await emu.start()
+    print(f"Bot API emulator listening on {emu.base_url}", flush=True)
+    print(
+        f"  bot:   TelegramAPIServer.from_base({emu.base_url!r})\n"
+        f'  users: curl -d \'{{"text": "/start"}}\' {emu.base_url}/_emu/users/1001\n'
+        f"         curl {emu.base_url}/_emu/users/1001",
+        flush=True,
+    )
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await emu.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Local Telegram Bot API emulator")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8081)
+    parser.add_argument("--token", default=None, help="only accept this bot token")
+    parser.add_argument(
+        "--user", action="append", default=[], help="pre-register a user as ID[:first_name]"
+    )
+    args = parser.parse_args()
+    try:
+        asyncio.run(_serve(args))
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()

@@ -45,9 +45,9 @@ def make_bot(settings: Settings) -> Bot:
     return Bot(settings.bot_token, session=session, default=DefaultBotProperties(parse_mode=None))
 
 
-def _storage(settings: Settings,
-             sessionmaker: async_sessionmaker[AsyncSession]) -> tuple[BaseStorage,
-                                                                        BaseEventIsolation]:
+def _storage(
+    settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]
+) -> tuple[BaseStorage, BaseEventIsolation]:
     """Dialogue state in Redis when REDIS_URL is set (several processes), else in the database."""
     if settings.redis_url:
         from aiogram.fsm.storage.redis import RedisEventIsolation, RedisStorage
@@ -85,8 +85,10 @@ COMMANDS = [
 
 def command_list(i18n: I18n, locale: str) -> list[BotCommand]:
     """The command menu users see, in one language."""
-    return [BotCommand(command=command, description=i18n.gettext(msgid, locale=locale))
-            for command, msgid in COMMANDS]
+    return [
+        BotCommand(command=command, description=i18n.gettext(msgid, locale=locale))
+        for command, msgid in COMMANDS
+    ]
 
 
 async def set_commands(app: App) -> None:
@@ -100,7 +102,11 @@ async def run_polling(app: App) -> None:
     await app.bot.delete_webhook(drop_pending_updates=False)
     await set_commands(app)
     try:
-        await app.dp.start_polling(app.bot, polling_timeout=app.settings.polling_timeout,
-                                   handle_signals=True, close_bot_session=False)
+        await app.dp.start_polling(
+            app.bot,
+            polling_timeout=app.settings.polling_timeout,
+            handle_signals=True,
+            close_bot_session=False,
+        )
     finally:
         await app.close()

@@ -35,9 +35,11 @@ def load_settings() -> Settings:
 
 
 def _database_problem(settings: Settings, exc: BaseException) -> str:
-    return (f"cannot use the database at DATABASE_URL={settings.database_url!r} "
-            f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); "
-            "check that it is running and the URL is right")
+    return (
+        f"cannot use the database at DATABASE_URL={settings.database_url!r} "
+        f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); "
+        "check that it is running and the URL is right"
+    )
 
 
 def migrate(settings: Settings, revision: str = "head", down: bool = False) -> None:
@@ -64,8 +66,10 @@ async def _check_bot(app: object) -> None:
     except TelegramUnauthorizedError:
         raise Fatal(f"the Bot API at {url} rejected BOT_TOKEN; check the token") from None
     except (TelegramNetworkError, OSError) as exc:
-        raise Fatal(f"cannot reach the Bot API at TELEGRAM_API_URL={url!r} ({exc}); "
-                    "check the address or start a local Bot API server") from None
+        raise Fatal(
+            f"cannot reach the Bot API at TELEGRAM_API_URL={url!r} ({exc}); "
+            "check the address or start a local Bot API server"
+        ) from None
     logging.getLogger("farmgate").info("running as @%s", me.username)
 
 
@@ -98,8 +102,7 @@ def cmd_db(settings: Settings, args: argparse.Namespace) -> None:
         print(f"database downgraded to {args.revision or '-1'}")
 
 
-async def _with_session(settings: Settings,
-                        work: Callable[..., Awaitable[None]]) -> None:
+async def _with_session(settings: Settings, work: Callable[..., Awaitable[None]]) -> None:
     engine = make_engine(settings.database_url)
     try:
         async with make_sessionmaker(engine)() as session, session.begin():
@@ -115,8 +118,10 @@ def cmd_village(settings: Settings, args: argparse.Namespace) -> None:
 
     async def add(session: object) -> None:
         village = await villages.add_village(session, args.name, args.code)  # type: ignore[arg-type]
-        print(f"added village {village.name!r} (code {village.code}): "
-              f"registration deep link /start v_{village.code}")
+        print(
+            f"added village {village.name!r} (code {village.code}): "
+            f"registration deep link /start v_{village.code}"
+        )
 
     async def show(session: object) -> None:
         rows = await villages.list_villages(session)  # type: ignore[arg-type]
@@ -152,7 +157,9 @@ COMMANDS = {"run": cmd_run, "db": cmd_db, "village": cmd_village}
 
 def main(argv: list[str] | None = None) -> None:
     args = parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     logging.getLogger("alembic").setLevel(logging.WARNING)
     settings = load_settings()
     try:

@@ -39,7 +39,9 @@ class Settings(BaseSettings):
             try:
                 return frozenset(int(p) for p in parts)
             except ValueError:
-                raise ValueError("COORDINATOR_IDS must be Telegram user ids separated by commas") from None
+                raise ValueError(
+                    "COORDINATOR_IDS must be Telegram user ids separated by commas"
+                ) from None
         if isinstance(value, int):
             return frozenset({value})
         return value

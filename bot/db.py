@@ -6,7 +6,12 @@ from contextvars import ContextVar
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 # The session of the update being handled, so the dialogue-state storage writes in the same
 # transaction as the handler (one commit per update; no second SQLite writer to wait for).

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date as _babel_date
@@ -12,7 +13,7 @@ from babel.numbers import format_decimal
 from babel.units import format_unit
 
 # Chinese readers expect 公斤/吨 spelled out; English readers expect kg/t.
-_UNIT_LENGTH = {"zh": "long"}
+_UNIT_LENGTH: dict[str, Literal["short", "long", "narrow"]] = {"zh": "long"}
 
 
 def format_quantity(grams: int, locale: str) -> str:

@@ -1,4 +1,4 @@
-"""Gettext set-up: Babel-managed catalogs in locales/, compiled on start, served by aiogram's I18n."""
+"""Gettext set-up: Babel catalogs in locales/, compiled on start, served by aiogram's I18n."""
 
 from __future__ import annotations
 

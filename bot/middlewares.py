@@ -40,8 +40,9 @@ class DbSessionMiddleware(BaseMiddleware):
     rolled back and answered with an apology in the user's language: no update ends unhandled.
     """
 
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], settings: Settings,
-                 i18n: I18n) -> None:
+    def __init__(
+        self, sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, i18n: I18n
+    ) -> None:
         self.sessionmaker = sessionmaker
         self.settings = settings
         self.i18n = i18n
@@ -49,7 +50,7 @@ class DbSessionMiddleware(BaseMiddleware):
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         assert isinstance(event, Update)
         tg_user: TgUser | None = data.get("event_from_user")
-        user: User | None = None
+        locale = user_locale(None, tg_user, self.settings.default_locale)
         async with self.sessionmaker() as session:
             token = current_session.set(session)
             try:
@@ -60,8 +61,10 @@ class DbSessionMiddleware(BaseMiddleware):
                     await session.rollback()
                     log.info("update %s already handled; skipped", event.update_id)
                     return UNHANDLED
+                user: User | None = None
                 if tg_user is not None and not tg_user.is_bot:
                     user = await ensure_user(session, tg_user.id, self.settings.coordinator_ids)
+                    locale = user_locale(user, tg_user, self.settings.default_locale)
                 data.update(session=session, user=user, settings=self.settings)
                 result = await handler(event, data)
                 await session.commit()
@@ -70,19 +73,26 @@ class DbSessionMiddleware(BaseMiddleware):
                 log.exception("update %s failed", event.update_id)
                 await session.rollback()
                 chat = data.get("event_chat")
-                await self._apologise(event, data.get("bot"), chat.id if chat else None,
-                                      user_locale(user, tg_user, self.settings.default_locale))
+                await self._apologise(
+                    event,
+                    data.get("bot"),
+                    chat.id if chat else None,
+                    locale,
+                )
                 return UNHANDLED
             finally:
                 current_session.reset(token)
 
-    async def _apologise(self, event: Update, bot: Bot | None, chat_id: int | None,
-                         locale: str) -> None:
+    async def _apologise(
+        self, event: Update, bot: Bot | None, chat_id: int | None, locale: str
+    ) -> None:
         if bot is None:
             return
         text = self.i18n.gettext(
             "Sorry, something went wrong on our side. Your earlier answers are kept; "
-            "please try again.", locale=locale)
+            "please try again.",
+            locale=locale,
+        )
         try:
             if event.callback_query is not None:
                 await bot.answer_callback_query(event.callback_query.id)
@@ -96,5 +106,4 @@ class UserI18nMiddleware(I18nMiddleware):
     """The user's saved language, else their Telegram client's, else the programme default."""
 
     async def get_locale(self, event: TelegramObject, data: dict[str, Any]) -> str:
-        return user_locale(data.get("user"), data.get("event_from_user"),
-                           self.i18n.default_locale)
+        return user_locale(data.get("user"), data.get("event_from_user"), self.i18n.default_locale)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -57,12 +57,13 @@ class UtcDateTime(DateTime):
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
-    type_annotation_map = {datetime: UtcDateTime()}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UtcDateTime()}
 
 
 def _enum(cls: type[enum.Enum], name: str) -> Enum:
-    return Enum(cls, name=name, native_enum=False, length=20,
-                values_callable=lambda e: [m.value for m in e])
+    return Enum(
+        cls, name=name, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e]
+    )
 
 
 class Role(enum.StrEnum):
@@ -133,14 +134,16 @@ class User(Base):
     company: Mapped[str | None] = mapped_column(String(200))
     contact: Mapped[str | None] = mapped_column(String(200))
     merchant_status: Mapped[MerchantStatus | None] = mapped_column(
-        _enum(MerchantStatus, "merchant_status"))
+        _enum(MerchantStatus, "merchant_status")
+    )
     language: Mapped[str | None] = mapped_column(String(8))
     village_id: Mapped[int | None] = mapped_column(ForeignKey("villages.id"))
     blocked: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     registered_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
-        default=utcnow, onupdate=utcnow, server_default=func.now())
+        default=utcnow, onupdate=utcnow, server_default=func.now()
+    )
 
     village: Mapped[Village | None] = relationship(lazy="joined")
 
@@ -164,10 +167,12 @@ class HarvestReport(Base):
     grade: Mapped[Grade | None] = mapped_column(_enum(Grade, "grade"))
     photo_file_id: Mapped[str | None] = mapped_column(String(255))
     status: Mapped[ReportStatus] = mapped_column(
-        _enum(ReportStatus, "report_status"), default=ReportStatus.SUBMITTED, index=True)
+        _enum(ReportStatus, "report_status"), default=ReportStatus.SUBMITTED, index=True
+    )
     created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
-        default=utcnow, onupdate=utcnow, server_default=func.now())
+        default=utcnow, onupdate=utcnow, server_default=func.now()
+    )
 
     village: Mapped[Village] = relationship(lazy="joined")
 
@@ -181,7 +186,8 @@ class DialogueState(Base):
     state: Mapped[str | None] = mapped_column(String(200))
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     updated_at: Mapped[datetime] = mapped_column(
-        default=utcnow, onupdate=utcnow, server_default=func.now())
+        default=utcnow, onupdate=utcnow, server_default=func.now()
+    )
 
 
 class ProcessedUpdate(Base):

@@ -20,18 +20,34 @@ GRAMS_PER_UNIT: dict[str, Decimal] = {
 }
 
 UNIT_WORDS: dict[str, str] = {
-    "kg": "kg", "kgs": "kg", "kilo": "kg", "kilos": "kg", "kilogram": "kg", "kilograms": "kg",
-    "公斤": "kg", "千克": "kg",
-    "斤": "jin", "jin": "jin", "市斤": "jin",
-    "t": "t", "ton": "t", "tons": "t", "tonne": "t", "tonnes": "t", "吨": "t", "噸": "t",
+    "kg": "kg",
+    "kgs": "kg",
+    "kilo": "kg",
+    "kilos": "kg",
+    "kilogram": "kg",
+    "kilograms": "kg",
+    "公斤": "kg",
+    "千克": "kg",
+    "斤": "jin",
+    "jin": "jin",
+    "市斤": "jin",
+    "t": "t",
+    "ton": "t",
+    "tons": "t",
+    "tonne": "t",
+    "tonnes": "t",
+    "吨": "t",
+    "噸": "t",
 }
 
 MIN_GRAMS = 500  # half a jin: less is not a harvest anyone collects
 MAX_GRAMS = 100_000_000  # 100 t: far above any one farmer's harvest (42 t fed 792 farmers)
 
 _SPACES = re.compile(r"[\s\u00a0\u2009\u202f]+")
-_NUMBER_UNIT = re.compile(r"^(?P<sign>[-+−]?)(?P<number>[0-9][0-9,' ]*(?:\.[0-9]+)?|\.[0-9]+)"
-                          r"\s*(?P<unit>[^\d\s.,]*)$")
+_NUMBER_UNIT = re.compile(
+    r"^(?P<sign>[-+−]?)(?P<number>[0-9][0-9,' ]*(?:\.[0-9]+)?|\.[0-9]+)"
+    r"\s*(?P<unit>[^\d\s.,]*)$"
+)
 _GROUPED = re.compile(r"^[0-9]{1,3}(?:[,' ][0-9]{3})+(?:\.[0-9]+)?$")
 
 

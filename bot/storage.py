@@ -11,7 +11,13 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from aiogram.fsm.state import State
-from aiogram.fsm.storage.base import BaseStorage, DefaultKeyBuilder, KeyBuilder, StateType, StorageKey
+from aiogram.fsm.storage.base import (
+    BaseStorage,
+    DefaultKeyBuilder,
+    KeyBuilder,
+    StateType,
+    StorageKey,
+)
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db import current_session
@@ -19,8 +25,9 @@ from bot.models import DialogueState
 
 
 class SqlAlchemyStorage(BaseStorage):
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession],
-                 key_builder: KeyBuilder | None = None) -> None:
+    def __init__(
+        self, sessionmaker: async_sessionmaker[AsyncSession], key_builder: KeyBuilder | None = None
+    ) -> None:
         self._sessionmaker = sessionmaker
         self._keys = key_builder or DefaultKeyBuilder(with_bot_id=True, with_destiny=True)
 

@@ -10,8 +10,14 @@ from handlers.turn import TurnMiddleware
 
 def routers() -> list[Router]:
     """Fresh routers in matching order: commands first, the catch-all fallback last."""
-    recipes = [common.router, registration.router, harvest.router, reports.router,
-               profile.router, fallback.router]
+    recipes = [
+        common.router,
+        registration.router,
+        harvest.router,
+        reports.router,
+        profile.router,
+        fallback.router,
+    ]
     return [recipe.build() for recipe in recipes]
 
 

@@ -31,7 +31,8 @@ async def show_menu(turn: Turn, text: str | None = None) -> None:
             text = _("What would you like to do? Choose from the menu below.")
         elif user.role == Role.MERCHANT:
             text = _("You are registered as a merchant ({company}).").format(
-                company=user.company or "")
+                company=user.company or ""
+            )
         else:
             text = _("You are a coordinator. Send /help to see what you can do.")
     await turn.say(text, kb.main_menu(user))

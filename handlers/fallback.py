@@ -33,5 +33,4 @@ async def unexpected_message(message: Message, turn: Turn) -> None:
     if not turn.user.registered:
         await show_menu(turn)
         return
-    await show_menu(turn, _("Sorry, I did not understand that. Please choose from the menu "
-                            "below."))
+    await show_menu(turn, _("Sorry, I did not understand that. Please choose from the menu below."))

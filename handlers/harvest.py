@@ -49,8 +49,12 @@ CHOICES: dict[str, frozenset[str]] = {
     "variety": frozenset(v.value for v in Variety),
     "grade": frozenset(g.value for g in Grade) | {"-"},
 }
-STEP_STATES = {"product": Harvest.product, "process": Harvest.process,
-               "variety": Harvest.variety, "quantity": Harvest.quantity}
+STEP_STATES = {
+    "product": Harvest.product,
+    "process": Harvest.process,
+    "variety": Harvest.variety,
+    "quantity": Harvest.quantity,
+}
 
 
 async def load(turn: Turn) -> HarvestDraft:
@@ -96,8 +100,13 @@ async def ask_variety(turn: Turn) -> None:
 
 @prompt(Harvest.quantity)
 async def ask_quantity(turn: Turn) -> None:
-    await turn.say(_("How much do you have? Type the amount with its unit, for example "
-                     "120 kg, 240 斤 or 1.5 t."), kb.only_cancel())
+    await turn.say(
+        _(
+            "How much do you have? Type the amount with its unit, for example "
+            "120 kg, 240 斤 or 1.5 t."
+        ),
+        kb.only_cancel(),
+    )
 
 
 @prompt(Harvest.summary)
@@ -107,8 +116,9 @@ async def ask_summary(turn: Turn) -> None:
 
 @prompt(Harvest.moisture)
 async def ask_moisture(turn: Turn) -> None:
-    await turn.say(_("What is the moisture in percent? For example 12 or 11.5."),
-                   kb.skip_back("moisture"))
+    await turn.say(
+        _("What is the moisture in percent? For example 12 or 11.5."), kb.skip_back("moisture")
+    )
 
 
 @prompt(Harvest.grade)
@@ -128,8 +138,13 @@ async def ask_change(turn: Turn) -> None:
     await turn.say(_("What do you want to change?"), kb.change_fields(with_process))
 
 
-PROMPTS_BY_STEP = {"product": ask_product, "process": ask_process, "variety": ask_variety,
-                   "quantity": ask_quantity, "summary": ask_summary}
+PROMPTS_BY_STEP = {
+    "product": ask_product,
+    "process": ask_process,
+    "variety": ask_variety,
+    "quantity": ask_quantity,
+    "summary": ask_summary,
+}
 
 
 def _choice(field: str) -> object:
@@ -142,8 +157,7 @@ async def product_chosen(callback: CallbackQuery, callback_data: ChoiceCb, turn:
     draft.product = callback_data.value
     if not needs_process(Product(draft.product)):
         draft.process = None
-    await mark_answered(callback, _("Product: {value}").format(
-        value=product_label(draft.product)))
+    await mark_answered(callback, _("Product: {value}").format(value=product_label(draft.product)))
     await advance(turn, draft)
 
 
@@ -151,8 +165,7 @@ async def product_chosen(callback: CallbackQuery, callback_data: ChoiceCb, turn:
 async def process_chosen(callback: CallbackQuery, callback_data: ChoiceCb, turn: Turn) -> None:
     draft = await load(turn)
     draft.process = callback_data.value
-    await mark_answered(callback, _("Process: {value}").format(
-        value=process_label(draft.process)))
+    await mark_answered(callback, _("Process: {value}").format(value=process_label(draft.process)))
     await advance(turn, draft)
 
 
@@ -160,8 +173,7 @@ async def process_chosen(callback: CallbackQuery, callback_data: ChoiceCb, turn:
 async def variety_chosen(callback: CallbackQuery, callback_data: ChoiceCb, turn: Turn) -> None:
     draft = await load(turn)
     draft.variety = callback_data.value
-    await mark_answered(callback, _("Variety: {value}").format(
-        value=variety_label(draft.variety)))
+    await mark_answered(callback, _("Variety: {value}").format(value=variety_label(draft.variety)))
     await advance(turn, draft)
 
 
@@ -173,8 +185,12 @@ async def quantity_typed(message: Message, turn: Turn) -> None:
         if exc.problem == Problem.NO_UNIT and exc.amount is not None:
             amount = format(exc.amount, "f")
             await turn.state.update_data(amount=amount)
-            await turn.say(_("{amount} of what? Please choose the unit, or type the amount "
-                             "with its unit.").format(amount=amount), kb.quantity_units(amount))
+            await turn.say(
+                _(
+                    "{amount} of what? Please choose the unit, or type the amount with its unit."
+                ).format(amount=amount),
+                kb.quantity_units(amount),
+            )
             return
         await turn.say(quantity_problem(exc))
         await ask_quantity(turn)
@@ -182,10 +198,12 @@ async def quantity_typed(message: Message, turn: Turn) -> None:
     await quantity_known(turn, grams)
 
 
-@router.callback_query(Harvest.quantity, ChoiceCb.filter((F.field == "unit")
-                                                         & F.value.in_({"kg", "jin"})))
-async def quantity_unit_chosen(callback: CallbackQuery, callback_data: ChoiceCb,
-                               turn: Turn) -> None:
+@router.callback_query(
+    Harvest.quantity, ChoiceCb.filter((F.field == "unit") & F.value.in_({"kg", "jin"}))
+)
+async def quantity_unit_chosen(
+    callback: CallbackQuery, callback_data: ChoiceCb, turn: Turn
+) -> None:
     amount = (await turn.state.get_data()).get("amount")
     if amount is None:
         await callback.answer(_("This menu has expired."))
@@ -198,8 +216,9 @@ async def quantity_unit_chosen(callback: CallbackQuery, callback_data: ChoiceCb,
         await turn.say(quantity_problem(exc))
         await ask_quantity(turn)
         return
-    await mark_answered(callback, _("Quantity: {value}").format(
-        value=format_quantity(grams, locale())))
+    await mark_answered(
+        callback, _("Quantity: {value}").format(value=format_quantity(grams, locale()))
+    )
     await quantity_known(turn, grams)
 
 
@@ -222,30 +241,46 @@ async def confirm(callback: CallbackQuery, turn: Turn) -> None:
         return
     await mark_answered(callback, draft_summary(draft).rsplit("\n\n", 1)[0])
     await turn.state.clear()
-    await show_menu(turn, _("✅ Report #{id} is saved: {quantity} at {village}.\n"
-                            "We will pool it with your neighbours' coffee and tell you when "
-                            "it is sold.").format(
-        id=report.id, quantity=format_quantity(report.quantity_g, locale()),
-        village=report.village.name))
+    await show_menu(
+        turn,
+        _(
+            "✅ Report #{id} is saved: {quantity} at {village}.\n"
+            "We will pool it with your neighbours' coffee and tell you when "
+            "it is sold."
+        ).format(
+            id=report.id,
+            quantity=format_quantity(report.quantity_g, locale()),
+            village=report.village.name,
+        ),
+    )
 
 
-@router.callback_query(Harvest.summary, SummaryCb.filter(F.action.in_(
-    {"moisture", "grade", "photo", "change"})))
-async def summary_action(callback: CallbackQuery, callback_data: SummaryCb,
-                         turn: Turn) -> None:
+@router.callback_query(
+    Harvest.summary, SummaryCb.filter(F.action.in_({"moisture", "grade", "photo", "change"}))
+)
+async def summary_action(callback: CallbackQuery, callback_data: SummaryCb, turn: Turn) -> None:
     await callback.answer()
-    step = {"moisture": Harvest.moisture, "grade": Harvest.grade, "photo": Harvest.photo,
-            "change": Harvest.change}[callback_data.action]
+    step = {
+        "moisture": Harvest.moisture,
+        "grade": Harvest.grade,
+        "photo": Harvest.photo,
+        "change": Harvest.change,
+    }[callback_data.action]
     await turn.state.set_state(step)
     await ASK_OPTIONAL[callback_data.action](turn)
 
 
-ASK_OPTIONAL = {"moisture": ask_moisture, "grade": ask_grade, "photo": ask_photo,
-                "change": ask_change}
+ASK_OPTIONAL = {
+    "moisture": ask_moisture,
+    "grade": ask_grade,
+    "photo": ask_photo,
+    "change": ask_change,
+}
 
 
-@router.callback_query(Harvest.moisture, ChoiceCb.filter((F.field == "moisture")
-                                                         & (F.value == "-")))
+@router.callback_query(
+    Harvest.moisture, ChoiceCb.filter((F.field == "moisture") & (F.value == "-"))
+)
 @router.callback_query(Harvest.photo, ChoiceCb.filter((F.field == "photo") & (F.value == "-")))
 async def optional_skipped(callback: CallbackQuery, callback_data: ChoiceCb, turn: Turn) -> None:
     await mark_answered(callback, _("Skipped."))
@@ -269,8 +304,7 @@ async def moisture_typed(message: Message, turn: Turn) -> None:
 async def grade_chosen(callback: CallbackQuery, callback_data: ChoiceCb, turn: Turn) -> None:
     draft = await load(turn)
     draft.grade = None if callback_data.value == "-" else callback_data.value
-    await mark_answered(callback, _("Grade: {value}").format(
-        value=draft.grade or _("not given")))
+    await mark_answered(callback, _("Grade: {value}").format(value=draft.grade or _("not given")))
     await advance(turn, draft)
 
 
@@ -286,8 +320,12 @@ async def photo_sent(message: Message, turn: Turn) -> None:
 async def change_chosen(callback: CallbackQuery, callback_data: ChoiceCb, turn: Turn) -> None:
     await callback.answer()
     draft = await load(turn)
-    attribute = {"product": "product", "process": "process", "variety": "variety",
-                 "quantity": "quantity_g"}.get(callback_data.value)
+    attribute = {
+        "product": "product",
+        "process": "process",
+        "variety": "variety",
+        "quantity": "quantity_g",
+    }.get(callback_data.value)
     if attribute is not None:
         setattr(draft, attribute, None)
     await advance(turn, draft)

@@ -54,7 +54,9 @@ def roles() -> InlineKeyboardMarkup:
 def share_contact() -> ReplyKeyboardMarkup:
     return ReplyKeyboardMarkup(
         keyboard=[[KeyboardButton(text=_("📱 Share my phone number"), request_contact=True)]],
-        resize_keyboard=True, one_time_keyboard=True)
+        resize_keyboard=True,
+        one_time_keyboard=True,
+    )
 
 
 def villages(rows: list[Village]) -> InlineKeyboardMarkup:
@@ -70,8 +72,12 @@ def _cancel_row(builder: InlineKeyboardBuilder) -> None:
     builder.button(text=_("✖ Cancel"), callback_data=SummaryCb(action="cancel"))
 
 
-def _choices(field: str, options: list[tuple[str, str]], columns: int,
-             extra: list[tuple[str, str]] | None = None) -> InlineKeyboardMarkup:
+def _choices(
+    field: str,
+    options: list[tuple[str, str]],
+    columns: int,
+    extra: list[tuple[str, str]] | None = None,
+) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     for value, text in options:
         builder.button(text=text, callback_data=ChoiceCb(field=field, value=value))
@@ -96,13 +102,18 @@ def varieties() -> InlineKeyboardMarkup:
 
 
 def grades() -> InlineKeyboardMarkup:
-    return _choices("grade", [(g.value, g.value) for g in Grade], 5,
-                    extra=[("-", _("No grade"))])
+    return _choices("grade", [(g.value, g.value) for g in Grade], 5, extra=[("-", _("No grade"))])
 
 
 def quantity_units(amount: str) -> InlineKeyboardMarkup:
-    return _choices("unit", [("kg", _("{amount} kg").format(amount=amount)),
-                             ("jin", _("{amount} 斤 (jin)").format(amount=amount))], 2)
+    return _choices(
+        "unit",
+        [
+            ("kg", _("{amount} kg").format(amount=amount)),
+            ("jin", _("{amount} 斤 (jin)").format(amount=amount)),
+        ],
+        2,
+    )
 
 
 def only_cancel() -> InlineKeyboardMarkup:
@@ -147,15 +158,19 @@ def withdraw_buttons(report_ids: list[int]) -> InlineKeyboardMarkup | None:
         return None
     builder = InlineKeyboardBuilder()
     for report_id in report_ids:
-        builder.button(text=_("Withdraw #{id}").format(id=report_id),
-                       callback_data=ReportCb(action="withdraw", report_id=report_id))
+        builder.button(
+            text=_("Withdraw #{id}").format(id=report_id),
+            callback_data=ReportCb(action="withdraw", report_id=report_id),
+        )
     builder.adjust(2)
     return builder.as_markup()
 
 
 def confirm_withdraw(report_id: int) -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
-    builder.button(text=_("Yes, withdraw"), callback_data=ReportCb(action="yes", report_id=report_id))
+    builder.button(
+        text=_("Yes, withdraw"), callback_data=ReportCb(action="yes", report_id=report_id)
+    )
     builder.button(text=_("No, keep it"), callback_data=ReportCb(action="no", report_id=report_id))
     return builder.as_markup()
 

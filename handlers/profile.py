@@ -26,8 +26,11 @@ async def show_profile(turn: Turn) -> None:
     if user.role == Role.FARMER and user.registered:
         await turn.say(profile_text(user), kb.profile_actions())
     elif user.role == Role.MERCHANT and user.registered:
-        await turn.say(_("Company: {company}\nContact: {contact}").format(
-            company=user.company, contact=user.contact))
+        await turn.say(
+            _("Company: {company}\nContact: {contact}").format(
+                company=user.company, contact=user.contact
+            )
+        )
     else:
         await turn.say(domain_problem(DomainError("not_farmer")))
 
@@ -45,18 +48,25 @@ async def ask_new_name(turn: Turn) -> None:
 
 @prompt(Profile.phone)
 async def ask_new_phone(turn: Turn) -> None:
-    await turn.say(_("Share your new phone number with the button below, or /cancel to keep "
-                     "it."), kb.share_contact())
+    await turn.say(
+        _("Share your new phone number with the button below, or /cancel to keep it."),
+        kb.share_contact(),
+    )
 
 
 @prompt(Profile.village)
 async def ask_new_village(turn: Turn) -> None:
-    await turn.say(_("Choose your village, or /cancel to keep it."),
-                   kb.villages(await villages.list_villages(turn.session)))
+    await turn.say(
+        _("Choose your village, or /cancel to keep it."),
+        kb.villages(await villages.list_villages(turn.session)),
+    )
 
 
-ASK = {"name": (Profile.name, ask_new_name), "phone": (Profile.phone, ask_new_phone),
-       "village": (Profile.village, ask_new_village)}
+ASK = {
+    "name": (Profile.name, ask_new_name),
+    "phone": (Profile.phone, ask_new_phone),
+    "village": (Profile.village, ask_new_village),
+}
 
 
 @router.callback_query(ProfileCb.filter(F.field.in_(set(ASK))))
@@ -92,8 +102,9 @@ async def new_phone(message: Message, turn: Turn) -> None:
     assert message.contact is not None and message.from_user is not None
     try:
         users.check_own_contact(message.from_user.id, message.contact.user_id)
-        await users.update_farmer_profile(turn.session, turn.user,
-                                          phone=message.contact.phone_number)
+        await users.update_farmer_profile(
+            turn.session, turn.user, phone=message.contact.phone_number
+        )
     except DomainError as exc:
         await turn.say(domain_problem(exc), ReplyKeyboardRemove())
         await ask_new_phone(turn)
@@ -105,8 +116,9 @@ async def new_phone(message: Message, turn: Turn) -> None:
 async def new_village(callback: CallbackQuery, callback_data: VillageCb, turn: Turn) -> None:
     await callback.answer()
     try:
-        await users.update_farmer_profile(turn.session, turn.user,
-                                          village_id=callback_data.village_id)
+        await users.update_farmer_profile(
+            turn.session, turn.user, village_id=callback_data.village_id
+        )
     except DomainError as exc:
         await turn.say(domain_problem(exc))
         await ask_new_village(turn)

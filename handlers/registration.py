@@ -40,8 +40,9 @@ async def begin_registration(turn: Turn, village_id: int | None = None) -> None:
         await turn.state.set_state(Registration.language)
     elif turn.user.role == Role.COORDINATOR:
         await turn.state.clear()
-        await turn.say(_("You are a coordinator. Send /help to see what you can do."),
-                       kb.main_menu(turn.user))
+        await turn.say(
+            _("You are a coordinator. Send /help to see what you can do."), kb.main_menu(turn.user)
+        )
         return
     else:
         await turn.state.set_state(Registration.role)
@@ -68,29 +69,44 @@ async def ask_name(turn: Turn) -> None:
 
 @prompt(Registration.farmer_phone)
 async def ask_phone(turn: Turn) -> None:
-    await turn.say(_("Please share your phone number with the button below, so the "
-                     "cooperative can reach you."), kb.share_contact())
+    await turn.say(
+        _(
+            "Please share your phone number with the button below, so the "
+            "cooperative can reach you."
+        ),
+        kb.share_contact(),
+    )
 
 
 @prompt(Registration.farmer_village)
 async def ask_village(turn: Turn) -> None:
     rows = await villages.list_villages(turn.session)
     if not rows:
-        await turn.say(_("No village has been set up yet. Please ask your coordinator, then "
-                         "send /start again."))
+        await turn.say(
+            _(
+                "No village has been set up yet. Please ask your coordinator, then "
+                "send /start again."
+            )
+        )
         return
     await turn.say(_("Which village do you deliver your coffee to?"), kb.villages(rows))
 
 
 @prompt(Registration.merchant_contact)
 async def ask_contact(turn: Turn) -> None:
-    await turn.say(_("How can the cooperative reach you? Type a phone number or WeChat ID, or "
-                     "share your number with the button below."), kb.share_contact())
+    await turn.say(
+        _(
+            "How can the cooperative reach you? Type a phone number or WeChat ID, or "
+            "share your number with the button below."
+        ),
+        kb.share_contact(),
+    )
 
 
 @router.callback_query(LangCb.filter())
-async def language_chosen(callback: CallbackQuery, callback_data: LangCb, turn: Turn,
-                          i18n: I18n, bot: Bot) -> None:
+async def language_chosen(
+    callback: CallbackQuery, callback_data: LangCb, turn: Turn, i18n: I18n, bot: Bot
+) -> None:
     """Used by registration and by /language; the reply is already in the new language."""
     code = callback_data.code
     if code not in LANGUAGE_NAMES:
@@ -143,8 +159,9 @@ async def farmer_phone(message: Message, turn: Turn) -> None:
         await ask_phone(turn)
         return
     await turn.state.update_data(phone=phone)
-    await turn.say(_("Thank you, your number is {phone}.").format(phone=phone),
-                   ReplyKeyboardRemove())
+    await turn.say(
+        _("Thank you, your number is {phone}.").format(phone=phone), ReplyKeyboardRemove()
+    )
     data = await turn.state.get_data()
     if data.get("village_id") is not None:
         await finish_farmer(turn, data["village_id"])
@@ -155,8 +172,9 @@ async def farmer_phone(message: Message, turn: Turn) -> None:
 
 @router.message(Registration.farmer_phone, is_answer)
 async def farmer_phone_typed(message: Message, turn: Turn) -> None:
-    await turn.say(_("Please do not type the number: tap the button “📱 Share my phone number” "
-                     "below."))
+    await turn.say(
+        _("Please do not type the number: tap the button “📱 Share my phone number” below.")
+    )
     await ask_phone(turn)
 
 
@@ -175,8 +193,13 @@ async def farmer_village(callback: CallbackQuery, callback_data: VillageCb, turn
 async def finish_farmer(turn: Turn, village_id: int) -> None:
     data = await turn.state.get_data()
     try:
-        user = await users.register_farmer(turn.session, turn.user, name=data.get("name", ""),
-                                           phone=data.get("phone", ""), village_id=village_id)
+        user = await users.register_farmer(
+            turn.session,
+            turn.user,
+            name=data.get("name", ""),
+            phone=data.get("phone", ""),
+            village_id=village_id,
+        )
     except DomainError as exc:
         await turn.say(domain_problem(exc))
         await turn.state.set_state(Registration.farmer_village)
@@ -184,9 +207,13 @@ async def finish_farmer(turn: Turn, village_id: int) -> None:
         return
     await turn.state.clear()
     assert user.village is not None
-    await turn.say(_("Welcome, {name}! You are registered as a farmer of {village}.\n\n"
-                     "Tap “📦 Report harvest” when you have coffee to sell.").format(
-        name=user.name, village=user.village.name), kb.main_menu(user))
+    await turn.say(
+        _(
+            "Welcome, {name}! You are registered as a farmer of {village}.\n\n"
+            "Tap “📦 Report harvest” when you have coffee to sell."
+        ).format(name=user.name, village=user.village.name),
+        kb.main_menu(user),
+    )
 
 
 @router.message(Registration.merchant_company, is_answer)
@@ -208,13 +235,18 @@ async def merchant_contact(message: Message, turn: Turn) -> None:
     contact = message.contact.phone_number if message.contact else (message.text or "")
     data = await turn.state.get_data()
     try:
-        user = await users.register_merchant(turn.session, turn.user,
-                                             company=data.get("company", ""), contact=contact)
+        user = await users.register_merchant(
+            turn.session, turn.user, company=data.get("company", ""), contact=contact
+        )
     except DomainError as exc:
         await turn.say(domain_problem(exc))
         await ask_contact(turn)
         return
     await turn.state.clear()
-    await turn.say(_("Thank you! {company} is registered and waiting for a coordinator's "
-                     "approval. We will message you here as soon as you can bid.").format(
-        company=user.company), kb.main_menu(user))
+    await turn.say(
+        _(
+            "Thank you! {company} is registered and waiting for a coordinator's "
+            "approval. We will message you here as soon as you can bid."
+        ).format(company=user.company),
+        kb.main_menu(user),
+    )

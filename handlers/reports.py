@@ -39,8 +39,9 @@ async def my_reports(message: Message, turn: Turn, settings: Settings) -> None:
 
 
 @router.callback_query(ReportCb.filter(F.action == "withdraw"))
-async def ask_withdraw(callback: CallbackQuery, callback_data: ReportCb, turn: Turn,
-                       settings: Settings) -> None:
+async def ask_withdraw(
+    callback: CallbackQuery, callback_data: ReportCb, turn: Turn, settings: Settings
+) -> None:
     await callback.answer()
     try:
         report = await harvests.get_own_report(turn.session, turn.user, callback_data.report_id)
@@ -49,8 +50,12 @@ async def ask_withdraw(callback: CallbackQuery, callback_data: ReportCb, turn: T
     except DomainError as exc:
         await turn.say(domain_problem(exc))
         return
-    await turn.say(_("Withdraw this report? It will not be sold.\n\n{report}").format(
-        report=report_line(report, settings)), kb.confirm_withdraw(report.id))
+    await turn.say(
+        _("Withdraw this report? It will not be sold.\n\n{report}").format(
+            report=report_line(report, settings)
+        ),
+        kb.confirm_withdraw(report.id),
+    )
 
 
 @router.callback_query(ReportCb.filter(F.action == "yes"))

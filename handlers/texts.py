@@ -59,8 +59,9 @@ def is_menu(msgid: str) -> Callable[[Message], bool]:
 
 
 def product_label(value: str) -> str:
-    return {"cherry": _("Fresh cherry"), "parchment": _("Parchment"),
-            "green": _("Green bean")}.get(value, value)
+    return {"cherry": _("Fresh cherry"), "parchment": _("Parchment"), "green": _("Green bean")}.get(
+        value, value
+    )
 
 
 def process_label(value: str | None) -> str:
@@ -70,8 +71,12 @@ def process_label(value: str | None) -> str:
 
 
 def variety_label(value: str) -> str:
-    return {"catimor": _("Catimor"), "typica": _("Typica"), "bourbon": _("Bourbon"),
-            "other": _("Other variety")}.get(value, value)
+    return {
+        "catimor": _("Catimor"),
+        "typica": _("Typica"),
+        "bourbon": _("Bourbon"),
+        "other": _("Other variety"),
+    }.get(value, value)
 
 
 def grade_label(value: str | None) -> str:
@@ -90,9 +95,15 @@ def status_label(status: ReportStatus) -> str:
 
 
 def role_label(role: Role | None) -> str:
-    return {Role.FARMER: _("Farmer"), Role.MERCHANT: _("Merchant"),
-            Role.COORDINATOR: _("Coordinator")}.get(role, _("not chosen")) if role else _(
-        "not chosen")
+    return (
+        {
+            Role.FARMER: _("Farmer"),
+            Role.MERCHANT: _("Merchant"),
+            Role.COORDINATOR: _("Coordinator"),
+        }.get(role, _("not chosen"))
+        if role
+        else _("not chosen")
+    )
 
 
 def draft_summary(draft: HarvestDraft) -> str:
@@ -109,7 +120,9 @@ def draft_summary(draft: HarvestDraft) -> str:
         _("Quantity: {value}").format(value=format_quantity(draft.quantity_g or 0, loc)),
         _("Moisture: {value}").format(
             value=format_moisture(draft.moisture_tenths, loc)
-            if draft.moisture_tenths is not None else _("not given")),
+            if draft.moisture_tenths is not None
+            else _("not given")
+        ),
         _("Grade: {value}").format(value=grade_label(draft.grade)),
         _("Photo: {value}").format(value=_("attached") if draft.photo_file_id else _("none")),
         "",
@@ -124,19 +137,25 @@ def report_line(report: HarvestReport, settings: Settings) -> str:
     if report.process is not None:
         kind += " · " + process_label(report.process.value)
     return _("#{id} {kind}, {variety}, {quantity}\n{status} · {date}").format(
-        id=report.id, kind=kind, variety=variety_label(report.variety.value),
-        quantity=format_quantity(report.quantity_g, loc), status=status_label(report.status),
-        date=format_date(report.created_at, loc, settings.tz))
+        id=report.id,
+        kind=kind,
+        variety=variety_label(report.variety.value),
+        quantity=format_quantity(report.quantity_g, loc),
+        status=status_label(report.status),
+        date=format_date(report.created_at, loc, settings.tz),
+    )
 
 
 def profile_text(user: User) -> str:
-    return "\n".join([
-        _("Your profile"),
-        _("Name: {value}").format(value=user.name or "—"),
-        _("Phone: {value}").format(value=user.phone or "—"),
-        _("Village: {value}").format(value=user.village.name if user.village else "—"),
-        _("Language: {value}").format(value=LANGUAGE_NAMES.get(user.language or "", "—")),
-    ])
+    return "\n".join(
+        [
+            _("Your profile"),
+            _("Name: {value}").format(value=user.name or "—"),
+            _("Phone: {value}").format(value=user.phone or "—"),
+            _("Village: {value}").format(value=user.village.name if user.village else "—"),
+            _("Language: {value}").format(value=LANGUAGE_NAMES.get(user.language or "", "—")),
+        ]
+    )
 
 
 def quantity_problem(exc: QuantityRejected) -> str:
@@ -148,7 +167,8 @@ def quantity_problem(exc: QuantityRejected) -> str:
         Problem.NO_UNIT: _("Please add a unit."),
         Problem.AMBIGUOUS_SEPARATOR: _(
             "Is the comma a decimal point? Please write decimals with a dot, like 1.5, "
-            "and thousands without a comma, like 1200."),
+            "and thousands without a comma, like 1200."
+        ),
         Problem.ZERO: _("The quantity cannot be zero."),
         Problem.NEGATIVE: _("The quantity cannot be negative."),
         Problem.TOO_SMALL: _("That is less than half a kilogram: too little to collect."),
@@ -164,23 +184,26 @@ def domain_problem(exc: DomainError) -> str:
     texts = {
         "name_invalid": _("That does not look like a name. Please type letters."),
         "name_too_long": _("That is too long (at most {limit} characters).").format(
-            limit=d.get("limit", "")),
+            limit=d.get("limit", "")
+        ),
         "phone_invalid": _("That does not look like a phone number."),
         "contact_not_own": _(
             "That is someone else's contact. Please share your own number with the button "
-            "below, so buyers and the cooperative can reach you."),
-        "contact_invalid": _("Please type a phone number or WeChat ID (at most {limit} "
-                             "characters).").format(limit=d.get("limit", "")),
-        "village_unknown": _("That village is not in the programme any more. Please choose "
-                             "again."),
+            "below, so buyers and the cooperative can reach you."
+        ),
+        "contact_invalid": _(
+            "Please type a phone number or WeChat ID (at most {limit} characters)."
+        ).format(limit=d.get("limit", "")),
+        "village_unknown": _("That village is not in the programme any more. Please choose again."),
         "unreadable": _("I could not read a percentage there."),
         "out_of_range": _("Moisture must be between {low}% and {high}%.").format(
-            low=d.get("low", ""), high=d.get("high", "")),
+            low=d.get("low", ""), high=d.get("high", "")
+        ),
         "too_precise": _("Please use at most one decimal, like 12.5."),
         "report_not_found": _("That report was not found."),
-        "report_not_withdrawable": _("This report can no longer be withdrawn: it is {status}."
-                                     ).format(status=status_label(ReportStatus(
-                                         d.get("status", "sold")))),
+        "report_not_withdrawable": _(
+            "This report can no longer be withdrawn: it is {status}."
+        ).format(status=status_label(ReportStatus(str(d.get("status", "sold"))))),
         "not_farmer": _("Only registered farmers can do that. Send /start to register."),
         "already_coordinator": _("You are a coordinator already."),
     }
@@ -194,17 +217,20 @@ def help_text(user: User) -> str:
             "📦 Report harvest: tell us what you have (about a minute, mostly buttons).\n"
             "📋 My reports: see your reports and withdraw one not yet sold.\n"
             "👤 Profile: change your name, phone or village.\n\n"
-            "/language changes the language, /cancel stops any question.")
+            "/language changes the language, /cancel stops any question."
+        )
     if user.role == Role.MERCHANT and user.registered:
         return _(
             "farmgate lets you buy coffee pooled from many farmers.\n\n"
             "A coordinator checks every merchant before they can bid; we will message you "
             "when you are approved.\n\n"
-            "/language changes the language, /cancel stops any question.")
+            "/language changes the language, /cancel stops any question."
+        )
     if user.role == Role.COORDINATOR:
         return _(
             "You are a coordinator of this programme.\n\n"
             "Coordinator tools arrive in chat step by step; villages can be added now with "
             "the `farmgate village add` command.\n\n"
-            "/language changes the language, /cancel stops any question.")
+            "/language changes the language, /cancel stops any question."
+        )
     return _("Welcome to farmgate! Send /start to register as a farmer or a merchant.")

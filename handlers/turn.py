@@ -34,13 +34,17 @@ class Turn:
 
 
 class TurnMiddleware(BaseMiddleware):
-    async def __call__(self, handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
-                       event: TelegramObject, data: dict[str, Any]) -> Any:
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
         chat = data.get("event_chat")
         from_user = data.get("event_from_user")
         user = data.get("user")
         state = data.get("state")
-        if user is not None and state is not None and (chat or from_user):
-            chat_id = chat.id if chat else from_user.id
+        chat_id = chat.id if chat else from_user.id if from_user else None
+        if user is not None and state is not None and chat_id is not None:
             data["turn"] = Turn(data["bot"], chat_id, state, user, data["session"])
         return await handler(event, data)

@@ -121,9 +121,14 @@ async def emulator() -> AsyncIterator[BotApiEmulator]:
 
 @pytest.fixture
 def settings(database_url: str, emulator: BotApiEmulator) -> Settings:
-    return Settings(_env_file=None, bot_token=TOKEN, database_url=database_url,  # type: ignore[call-arg]
-                    telegram_api_url=emulator.base_url,
-                    coordinator_ids=frozenset({COORDINATOR_ID}), polling_timeout=1)
+    return Settings(
+        _env_file=None,
+        bot_token=TOKEN,
+        database_url=database_url,  # type: ignore[call-arg]
+        telegram_api_url=emulator.base_url,
+        coordinator_ids=frozenset({COORDINATOR_ID}),
+        polling_timeout=1,
+    )
 
 
 class BotRunner:
@@ -139,8 +144,11 @@ class BotRunner:
         await set_commands(self.app)
         started = asyncio.Event()
         self.app.dp.startup.register(lambda: started.set())
-        self._task = asyncio.create_task(self.app.dp.start_polling(
-            self.app.bot, polling_timeout=1, handle_signals=False, close_bot_session=False))
+        self._task = asyncio.create_task(
+            self.app.dp.start_polling(
+                self.app.bot, polling_timeout=1, handle_signals=False, close_bot_session=False
+            )
+        )
         await asyncio.wait_for(started.wait(), timeout=10)
 
     async def stop(self) -> None:
@@ -172,7 +180,9 @@ async def villages(database_url: str) -> list[Village]:
     engine = make_engine(database_url)
     try:
         async with make_sessionmaker(engine)() as s, s.begin():
-            return [await add_village(s, "Conggang", "conggang"),
-                    await add_village(s, "Nankang", "nankang")]
+            return [
+                await add_village(s, "Conggang", "conggang"),
+                await add_village(s, "Nankang", "nankang"),
+            ]
     finally:
         await engine.dispose()

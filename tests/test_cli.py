@@ -13,13 +13,24 @@ from bot.config import REPO_ROOT
 from tests.conftest import TOKEN
 
 
-def farmgate(*args: str, env: dict[str, str], cwd: Path, timeout: float = 60) -> (
-        subprocess.CompletedProcess[str]):
-    clean = {k: v for k, v in os.environ.items()
-             if not k.startswith(("BOT_", "DATABASE_", "TELEGRAM_", "COORDINATOR_", "REDIS_"))}
+def farmgate(
+    *args: str, env: dict[str, str], cwd: Path, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("BOT_", "DATABASE_", "TELEGRAM_", "COORDINATOR_", "REDIS_"))
+    }
     clean["PYTHONPATH"] = str(REPO_ROOT)
-    return subprocess.run([sys.executable, "-m", "bot", *args], env={**clean, **env}, cwd=cwd,
-                          capture_output=True, text=True, timeout=timeout, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        env={**clean, **env},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def _one_clear_line(result: subprocess.CompletedProcess[str], *words: str) -> None:
@@ -41,13 +52,13 @@ def test_missing_token(workdir: Path) -> None:
 
 
 def test_malformed_token(workdir: Path) -> None:
-    _one_clear_line(farmgate("run", env={"BOT_TOKEN": "hello"}, cwd=workdir),
-                    "BOT_TOKEN is malformed")
+    _one_clear_line(
+        farmgate("run", env={"BOT_TOKEN": "hello"}, cwd=workdir), "BOT_TOKEN is malformed"
+    )
 
 
 def test_unreachable_database(workdir: Path) -> None:
-    env = {"BOT_TOKEN": TOKEN,
-           "DATABASE_URL": "postgresql+asyncpg://nobody@127.0.0.1:1/none"}
+    env = {"BOT_TOKEN": TOKEN, "DATABASE_URL": "postgresql+asyncpg://nobody@127.0.0.1:1/none"}
     _one_clear_line(farmgate("run", env=env, cwd=workdir), "DATABASE_URL")
 
 

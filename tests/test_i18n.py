@@ -16,8 +16,18 @@ from bot.config import REPO_ROOT, SHIPPED_LOCALES
 
 KEYWORDS = {"_": None, "gettext": None, "N_": None, "ngettext": (1, 2)}
 SOURCES = ("bot", "handlers")
-SENDING = {"say", "answer", "reply", "send_message", "edit_text", "edit_caption", "send_photo",
-           "answer_photo", "edit_message_text", "answer_callback_query"}
+SENDING = {
+    "say",
+    "answer",
+    "reply",
+    "send_message",
+    "edit_text",
+    "edit_caption",
+    "send_photo",
+    "answer_photo",
+    "edit_message_text",
+    "answer_callback_query",
+}
 TEXT_KWARGS = {"text", "caption", "description"}
 
 
@@ -25,7 +35,8 @@ def extracted_msgids() -> set[str]:
     found: set[str] = set()
     for folder in SOURCES:
         for _file, _line, message, _comments, _context in extract_from_dir(
-                REPO_ROOT / folder, method_map=[("**.py", "python")], keywords=KEYWORDS):
+            REPO_ROOT / folder, method_map=[("**.py", "python")], keywords=KEYWORDS
+        ):
             found.update([message] if isinstance(message, str) else [m for m in message if m])
     return found
 
@@ -39,11 +50,18 @@ def test_catalog_is_complete(locale: str) -> None:
     po_path = REPO_ROOT / "locales" / locale / "LC_MESSAGES" / "messages.po"
     with po_path.open("rb") as handle:
         catalog = read_po(handle)
-    translated = {m.id: m.string for m in catalog if m.id and not m.fuzzy}
+    translated = {
+        m.id: m.string
+        for m in catalog
+        if isinstance(m.id, str) and isinstance(m.string, str) and m.id and not m.fuzzy
+    }
     missing = sorted(msgid for msgid in extracted_msgids() if not translated.get(msgid))
     assert not missing, f"{locale}: msgids without a translation: {missing}"
-    wrong = sorted(msgid for msgid, text in translated.items()
-                   if isinstance(msgid, str) and placeholders(msgid) != placeholders(text))
+    wrong = sorted(
+        msgid
+        for msgid, text in translated.items()
+        if isinstance(msgid, str) and placeholders(msgid) != placeholders(text)
+    )
     assert not wrong, f"{locale}: translations whose placeholders differ: {wrong}"
 
 
@@ -51,8 +69,9 @@ def _literal_text(node: ast.expr) -> str | None:
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
         return node.value
     if isinstance(node, ast.JoinedStr):
-        return "".join(v.value for v in node.values
-                       if isinstance(v, ast.Constant) and isinstance(v.value, str))
+        return "".join(
+            v.value for v in node.values if isinstance(v, ast.Constant) and isinstance(v.value, str)
+        )
     return None
 
 
@@ -66,8 +85,9 @@ def literal_sends(path: Path) -> list[str]:
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
         if not isinstance(node, ast.Call):
             continue
-        name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(
-            node.func, "id", "")
+        name = (
+            node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+        )
         candidates = [kw.value for kw in node.keywords if kw.arg in TEXT_KWARGS]
         if name in SENDING and node.args:
             candidates.append(node.args[0])
@@ -86,6 +106,8 @@ def test_no_handler_sends_a_literal_string() -> None:
 
 def test_the_literal_check_catches_literals(tmp_path: Path) -> None:
     sample = tmp_path / "sample.py"
-    sample.write_text('async def f(turn, m):\n    await turn.say("Hello there")\n'
-                      '    await m.answer(text=f"Hi {m}")\n    await turn.say("✅")\n')
+    sample.write_text(
+        'async def f(turn, m):\n    await turn.say("Hello there")\n'
+        '    await m.answer(text=f"Hi {m}")\n    await turn.say("✅")\n'
+    )
     assert len(literal_sends(sample)) == 2

@@ -13,13 +13,15 @@ from bot.services.harvests import HarvestDraft
 
 async def _farmer(session: AsyncSession, village: Village, telegram_id: int = 1):
     user = await users.ensure_user(session, telegram_id)
-    return await users.register_farmer(session, user, name="  Li   Wei ", phone="138 0000 0000",
-                                       village_id=village.id)
+    return await users.register_farmer(
+        session, user, name="  Li   Wei ", phone="138 0000 0000", village_id=village.id
+    )
 
 
 def _draft(**changes: object) -> HarvestDraft:
-    draft = HarvestDraft(product="parchment", process="washed", variety="catimor",
-                         quantity_g=120_000)
+    draft = HarvestDraft(
+        product="parchment", process="washed", variety="catimor", quantity_g=120_000
+    )
     for key, value in changes.items():
         setattr(draft, key, value)
     return draft
@@ -44,8 +46,9 @@ async def test_coordinators_come_from_configuration(session: AsyncSession) -> No
     assert again.id == user.id
 
 
-async def test_farmer_registration_cleans_input(session: AsyncSession,
-                                                villages: list[Village]) -> None:
+async def test_farmer_registration_cleans_input(
+    session: AsyncSession, villages: list[Village]
+) -> None:
     farmer = await _farmer(session, villages[0])
     assert (farmer.role, farmer.name, farmer.phone) == (Role.FARMER, "Li Wei", "+13800000000")
     assert farmer.village is not None and farmer.village.name == "Conggang"
@@ -57,17 +60,16 @@ async def test_farmer_registration_cleans_input(session: AsyncSession,
 
 async def test_merchant_waits_for_approval(session: AsyncSession) -> None:
     user = await users.ensure_user(session, 7)
-    merchant = await users.register_merchant(session, user, company="Baoshan Coffee Co.",
-                                             contact="wechat: bscoffee")
+    merchant = await users.register_merchant(
+        session, user, company="Baoshan Coffee Co.", contact="wechat: bscoffee"
+    )
     assert merchant.role == Role.MERCHANT
     assert merchant.merchant_status == MerchantStatus.PENDING
 
 
-async def test_report_submit_list_withdraw(session: AsyncSession,
-                                           villages: list[Village]) -> None:
+async def test_report_submit_list_withdraw(session: AsyncSession, villages: list[Village]) -> None:
     farmer = await _farmer(session, villages[1])
-    report = await harvests.submit_report(session, farmer, _draft(moisture_tenths=115,
-                                                                  grade="AA"))
+    report = await harvests.submit_report(session, farmer, _draft(moisture_tenths=115, grade="AA"))
     assert report.village_id == villages[1].id and report.status == ReportStatus.SUBMITTED
     cherry = await harvests.submit_report(session, farmer, _draft(product="cherry"))
     assert cherry.process is None
@@ -79,8 +81,9 @@ async def test_report_submit_list_withdraw(session: AsyncSession,
     assert caught.value.reason == "report_not_withdrawable"
 
 
-async def test_sold_report_cannot_be_withdrawn(session: AsyncSession,
-                                               villages: list[Village]) -> None:
+async def test_sold_report_cannot_be_withdrawn(
+    session: AsyncSession, villages: list[Village]
+) -> None:
     farmer = await _farmer(session, villages[0])
     report = await harvests.submit_report(session, farmer, _draft())
     report.status = ReportStatus.SOLD
@@ -88,8 +91,9 @@ async def test_sold_report_cannot_be_withdrawn(session: AsyncSession,
         await harvests.withdraw_report(session, farmer, report.id)
 
 
-async def test_reports_belong_to_their_farmer(session: AsyncSession,
-                                              villages: list[Village]) -> None:
+async def test_reports_belong_to_their_farmer(
+    session: AsyncSession, villages: list[Village]
+) -> None:
     owner = await _farmer(session, villages[0], 1)
     other = await _farmer(session, villages[0], 2)
     report = await harvests.submit_report(session, owner, _draft())
@@ -98,13 +102,13 @@ async def test_reports_belong_to_their_farmer(session: AsyncSession,
     assert caught.value.reason == "report_not_found"
 
 
-async def test_incomplete_draft_is_refused(session: AsyncSession,
-                                           villages: list[Village]) -> None:
+async def test_incomplete_draft_is_refused(session: AsyncSession, villages: list[Village]) -> None:
     farmer = await _farmer(session, villages[0])
     with pytest.raises(DomainError) as caught:
         await harvests.submit_report(session, farmer, _draft(process=None))
     assert caught.value.details["field"] == "process"
-    merchant = await users.register_merchant(session, await users.ensure_user(session, 5),
-                                             company="Co", contact="123456")
+    merchant = await users.register_merchant(
+        session, await users.ensure_user(session, 5), company="Co", contact="123456"
+    )
     with pytest.raises(DomainError):
         await harvests.submit_report(session, merchant, _draft())

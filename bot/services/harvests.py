@@ -108,7 +108,8 @@ async def list_reports(session: AsyncSession, user: User, limit: int = 10) -> li
         select(HarvestReport)
         .where(HarvestReport.farmer_id == user.id)
         .order_by(HarvestReport.created_at.desc(), HarvestReport.id.desc())
-        .limit(limit))
+        .limit(limit)
+    )
     return list(rows)
 
 

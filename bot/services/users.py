@@ -21,8 +21,9 @@ async def get_user(session: AsyncSession, telegram_id: int) -> User | None:
     return await session.scalar(select(User).where(User.telegram_id == telegram_id))
 
 
-async def ensure_user(session: AsyncSession, telegram_id: int,
-                      coordinator_ids: Collection[int] = ()) -> User:
+async def ensure_user(
+    session: AsyncSession, telegram_id: int, coordinator_ids: Collection[int] = ()
+) -> User:
     """The user for a Telegram id, created on first contact; configured ids are coordinators."""
     user = await get_user(session, telegram_id)
     if user is None:
@@ -70,8 +71,9 @@ async def _check_village(session: AsyncSession, village_id: int) -> None:
         raise DomainError("village_unknown")
 
 
-async def register_farmer(session: AsyncSession, user: User, *, name: str, phone: str,
-                          village_id: int) -> User:
+async def register_farmer(
+    session: AsyncSession, user: User, *, name: str, phone: str, village_id: int
+) -> User:
     if user.role == Role.COORDINATOR:
         raise DomainError("already_coordinator")
     await _check_village(session, village_id)
@@ -85,8 +87,9 @@ async def register_farmer(session: AsyncSession, user: User, *, name: str, phone
     return user
 
 
-async def register_merchant(session: AsyncSession, user: User, *, company: str,
-                            contact: str) -> User:
+async def register_merchant(
+    session: AsyncSession, user: User, *, company: str, contact: str
+) -> User:
     """A merchant waits for a coordinator's approval before they can bid."""
     if user.role == Role.COORDINATOR:
         raise DomainError("already_coordinator")
@@ -102,8 +105,14 @@ async def register_merchant(session: AsyncSession, user: User, *, company: str,
     return user
 
 
-async def update_farmer_profile(session: AsyncSession, user: User, *, name: str | None = None,
-                                phone: str | None = None, village_id: int | None = None) -> User:
+async def update_farmer_profile(
+    session: AsyncSession,
+    user: User,
+    *,
+    name: str | None = None,
+    phone: str | None = None,
+    village_id: int | None = None,
+) -> User:
     if user.role != Role.FARMER:
         raise DomainError("not_farmer")
     if name is not None:

@@ -37,7 +37,8 @@ async def add_village(session: AsyncSession, name: str, code: str | None = None)
     if code is not None and not CODE_RE.match(code):
         raise DomainError("village_code_invalid")
     exists = await session.scalar(
-        select(Village.id).where(func.lower(Village.name) == name.lower()))
+        select(Village.id).where(func.lower(Village.name) == name.lower())
+    )
     if exists is not None:
         raise DomainError("village_exists", name=name)
     code = code or _default_code(name)

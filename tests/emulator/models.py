@@ -131,8 +131,8 @@ class BotMessage:
     date: int
     method: str
     raw: dict[str, Any]
-    text: str | None = None
-    """Visible text, or the caption for media messages (HTML already parsed)."""
+    text: str = ""
+    """Visible text, or the caption for media messages (HTML already parsed); "" if none."""
     caption: str | None = None
     source: str | None = None
     """Text/caption exactly as the bot sent it (before parse_mode processing)."""
@@ -216,7 +216,7 @@ class BotMessage:
         bits = [f"#{self.message_id}"]
         if self.media:
             bits.append(f"<{self.media}>")
-        if self.text is not None:
+        if self.text:
             bits.append(repr(self.text))
         if self.inline_keyboard:
             bits.append("inline: " + self.describe_buttons())

@@ -1125,7 +1125,7 @@ class BotApiEmulator:
             date=raw["date"],
             method=method,
             raw=raw,
-            text=content.get("text", caption),
+            text=content.get("text", caption) or "",
             caption=caption,
             source=source,
             parse_mode=p.get("parse_mode"),
@@ -1546,7 +1546,8 @@ class BotApiEmulator:
         ):
             raise ApiError(400, NOT_MODIFIED)
         msg.history.append(msg.text)
-        msg.text = msg.caption = caption
+        msg.caption = caption
+        msg.text = caption or ""
         msg.source, msg.entities = p.get("caption"), entities
         for key, value in (("caption", caption), ("caption_entities", entities)):
             if value:

@@ -25,42 +25,48 @@ UNIT_SPELLINGS = {
 }
 
 
-@pytest.mark.parametrize(("text", "grams"), [
-    ("1200kg", 1_200_000),
-    ("1200 kg", 1_200_000),
-    ("１２００公斤", 1_200_000),
-    ("1,200 kg", 1_200_000),
-    ("1 200 kg", 1_200_000),
-    ("1，200千克", 1_200_000),
-    ("3吨", 3_000_000),
-    ("1.5 t", 1_500_000),
-    ("500斤", 250_000),
-    ("1斤", 500),
-    ("0.5kg", 500),
-    ("  53 KG  ", 53_000),
-    ("12.345 kg", 12_345),
-])
+@pytest.mark.parametrize(
+    ("text", "grams"),
+    [
+        ("1200kg", 1_200_000),
+        ("1200 kg", 1_200_000),
+        ("１２００公斤", 1_200_000),
+        ("1,200 kg", 1_200_000),
+        ("1 200 kg", 1_200_000),
+        ("1，200千克", 1_200_000),
+        ("3吨", 3_000_000),
+        ("1.5 t", 1_500_000),
+        ("500斤", 250_000),
+        ("1斤", 500),
+        ("0.5kg", 500),
+        ("  53 KG  ", 53_000),
+        ("12.345 kg", 12_345),
+    ],
+)
 def test_accepts_what_farmers_type(text: str, grams: int) -> None:
     assert parse_quantity(text) == grams
 
 
-@pytest.mark.parametrize(("text", "problem"), [
-    ("", Problem.EMPTY),
-    ("   ", Problem.EMPTY),
-    ("lots", Problem.UNREADABLE),
-    ("1200", Problem.NO_UNIT),
-    ("1,5 kg", Problem.AMBIGUOUS_SEPARATOR),
-    ("12,00kg", Problem.AMBIGUOUS_SEPARATOR),
-    ("1,2345 kg", Problem.UNREADABLE),
-    ("0 kg", Problem.ZERO),
-    ("0", Problem.ZERO),
-    ("-5 kg", Problem.NEGATIVE),
-    ("5 lb", Problem.UNKNOWN_UNIT),
-    ("0.1 kg", Problem.TOO_SMALL),
-    ("101 t", Problem.TOO_LARGE),
-    ("1.0001 kg", Problem.TOO_PRECISE),
-    ("1吨200公斤", Problem.UNREADABLE),
-])
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("", Problem.EMPTY),
+        ("   ", Problem.EMPTY),
+        ("lots", Problem.UNREADABLE),
+        ("1200", Problem.NO_UNIT),
+        ("1,5 kg", Problem.AMBIGUOUS_SEPARATOR),
+        ("12,00kg", Problem.AMBIGUOUS_SEPARATOR),
+        ("1,2345 kg", Problem.UNREADABLE),
+        ("0 kg", Problem.ZERO),
+        ("0", Problem.ZERO),
+        ("-5 kg", Problem.NEGATIVE),
+        ("5 lb", Problem.UNKNOWN_UNIT),
+        ("0.1 kg", Problem.TOO_SMALL),
+        ("101 t", Problem.TOO_LARGE),
+        ("1.0001 kg", Problem.TOO_PRECISE),
+        ("1吨200公斤", Problem.UNREADABLE),
+    ],
+)
 def test_rejects_with_a_reason(text: str, problem: Problem) -> None:
     with pytest.raises(QuantityRejected) as caught:
         parse_quantity(text)
@@ -90,8 +96,7 @@ def test_any_text_is_grams_in_range_or_a_reason(text: str) -> None:
     unit=st.sampled_from(sorted(UNIT_SPELLINGS)),
     data=st.data(),
 )
-def test_units_convert_exactly(whole: int, fraction: int, unit: str,
-                               data: st.DataObject) -> None:
+def test_units_convert_exactly(whole: int, fraction: int, unit: str, data: st.DataObject) -> None:
     amount = Decimal(whole) + Decimal(fraction) / 1000
     spelled = data.draw(st.sampled_from(UNIT_SPELLINGS[unit]))
     grouped = data.draw(st.booleans())

@@ -63,3 +63,30 @@ async def get_village(session: AsyncSession, village_id: int) -> Village | None:
 
 async def village_by_code(session: AsyncSession, code: str) -> Village | None:
     return await session.scalar(select(Village).where(Village.code == code))
+
+
+async def rename_village(session: AsyncSession, village_id: int, name: str) -> Village:
+    """A new name keeps the code, so printed QR codes and deep links stay valid."""
+    village = await get_village(session, village_id)
+    if village is None:
+        raise DomainError("village_unknown")
+    name = clean_village_name(name)
+    clash = await session.scalar(
+        select(Village.id).where(func.lower(Village.name) == name.lower(), Village.id != village.id)
+    )
+    if clash is not None:
+        raise DomainError("village_exists", name=name)
+    village.name = name
+    await session.flush()
+    return village
+
+
+async def village_counts(session: AsyncSession) -> dict[int, int]:
+    """Registered farmers per village."""
+    from bot.models import Role, User
+
+    rows = await session.execute(
+        select(User.village_id, func.count(User.id))
+        .where(User.role == Role.FARMER, User.registered_at.is_not(None))
+        .group_by(User.village_id))
+    return {vid: int(n) for vid, n in rows.all() if vid is not None}

@@ -33,8 +33,9 @@ class UnknownNotice(Exception):
     """A notice kind nobody can render (or a broadcast that is gone): recorded as failed."""
 
 
-def render(kind: str, payload: dict[str, Any], locale: str, i18n: I18n,
-           broadcast: Broadcast | None = None) -> Rendered:
+def render(
+    kind: str, payload: dict[str, Any], locale: str, i18n: I18n, broadcast: Broadcast | None = None
+) -> Rendered:
     renderer = RENDERERS.get(kind)
     if renderer is None:
         raise UnknownNotice(kind)
@@ -42,8 +43,9 @@ def render(kind: str, payload: dict[str, Any], locale: str, i18n: I18n,
 
 
 @renders("announcement")
-def _announcement(payload: dict[str, Any], locale: str, i18n: I18n,
-                  broadcast: Broadcast | None) -> Rendered:
+def _announcement(
+    payload: dict[str, Any], locale: str, i18n: I18n, broadcast: Broadcast | None
+) -> Rendered:
     if broadcast is None:
         raise UnknownNotice("announcement without its broadcast")
     text = broadcast.texts.get(locale) or broadcast.texts.get("", "")
@@ -51,25 +53,37 @@ def _announcement(payload: dict[str, Any], locale: str, i18n: I18n,
 
 
 @renders("merchant_approved")
-def _approved(payload: dict[str, Any], locale: str, i18n: I18n,
-              broadcast: Broadcast | None) -> Rendered:
-    return Rendered(i18n.gettext(
-        "✅ Your merchant account is approved. You can bid on lots as soon as auctions open.",
-        locale=locale))
+def _approved(
+    payload: dict[str, Any], locale: str, i18n: I18n, broadcast: Broadcast | None
+) -> Rendered:
+    return Rendered(
+        i18n.gettext(
+            "✅ Your merchant account is approved. You can bid on lots as soon as auctions open.",
+            locale=locale,
+        )
+    )
 
 
 @renders("merchant_rejected")
-def _rejected(payload: dict[str, Any], locale: str, i18n: I18n,
-              broadcast: Broadcast | None) -> Rendered:
-    return Rendered(i18n.gettext(
-        "Your merchant registration was not approved. Reason: {reason}\n\n"
-        "Send /start to register again with corrected details.", locale=locale
-    ).format(reason=payload.get("reason", "")))
+def _rejected(
+    payload: dict[str, Any], locale: str, i18n: I18n, broadcast: Broadcast | None
+) -> Rendered:
+    return Rendered(
+        i18n.gettext(
+            "Your merchant registration was not approved. Reason: {reason}\n\n"
+            "Send /start to register again with corrected details.",
+            locale=locale,
+        ).format(reason=payload.get("reason", ""))
+    )
 
 
 @renders("promoted")
-def _promoted(payload: dict[str, Any], locale: str, i18n: I18n,
-              broadcast: Broadcast | None) -> Rendered:
-    return Rendered(i18n.gettext(
-        "You are now a coordinator of this programme. Send /help to see your tools.",
-        locale=locale))
+def _promoted(
+    payload: dict[str, Any], locale: str, i18n: I18n, broadcast: Broadcast | None
+) -> Rendered:
+    return Rendered(
+        i18n.gettext(
+            "You are now a coordinator of this programme. Send /help to see your tools.",
+            locale=locale,
+        )
+    )

@@ -18,22 +18,45 @@ def _insert(session: AsyncSession) -> Any:
     return pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
 
 
-async def enqueue(session: AsyncSession, recipient_id: int, kind: str, payload: dict[str, Any],
-                  dedup_key: str, *, broadcast_id: int | None = None,
-                  not_before: datetime | None = None) -> bool:
+async def enqueue(
+    session: AsyncSession,
+    recipient_id: int,
+    kind: str,
+    payload: dict[str, Any],
+    dedup_key: str,
+    *,
+    broadcast_id: int | None = None,
+    not_before: datetime | None = None,
+) -> bool:
     """Add one notice unless its de-duplication key exists already; True when added."""
-    statement = _insert(session)(Notice).values(
-        recipient_id=recipient_id, kind=kind, payload=payload, dedup_key=dedup_key,
-        status=NoticeStatus.PENDING, broadcast_id=broadcast_id, attempts=0,
-        next_attempt_at=not_before or utcnow(), created_at=utcnow(),
-    ).on_conflict_do_nothing(index_elements=["dedup_key"])
+    statement = (
+        _insert(session)(Notice)
+        .values(
+            recipient_id=recipient_id,
+            kind=kind,
+            payload=payload,
+            dedup_key=dedup_key,
+            status=NoticeStatus.PENDING,
+            broadcast_id=broadcast_id,
+            attempts=0,
+            next_attempt_at=not_before or utcnow(),
+            created_at=utcnow(),
+        )
+        .on_conflict_do_nothing(index_elements=["dedup_key"])
+    )
     result = await session.execute(statement)
     return bool(result.rowcount)
 
 
-async def enqueue_for(session: AsyncSession, recipients: Select[tuple[int]], kind: str,
-                      payload: dict[str, Any], dedup_prefix: str, *,
-                      broadcast_id: int | None = None) -> int:
+async def enqueue_for(
+    session: AsyncSession,
+    recipients: Select[tuple[int]],
+    kind: str,
+    payload: dict[str, Any],
+    dedup_prefix: str,
+    *,
+    broadcast_id: int | None = None,
+) -> int:
     """One notice per selected user id in a single INSERT ... SELECT (100k rows in well
     under a second on SQLite); returns how many were added."""
     ids = recipients.subquery()
@@ -49,10 +72,24 @@ async def enqueue_for(session: AsyncSession, recipients: Select[tuple[int]], kin
         literal(now, Notice.__table__.c.next_attempt_at.type),
         literal(now, Notice.__table__.c.created_at.type),
     )
-    statement = _insert(session)(Notice).from_select(
-        ["recipient_id", "kind", "payload", "dedup_key", "status", "broadcast_id", "attempts",
-         "next_attempt_at", "created_at"], rows,
-    ).on_conflict_do_nothing(index_elements=["dedup_key"])
+    statement = (
+        _insert(session)(Notice)
+        .from_select(
+            [
+                "recipient_id",
+                "kind",
+                "payload",
+                "dedup_key",
+                "status",
+                "broadcast_id",
+                "attempts",
+                "next_attempt_at",
+                "created_at",
+            ],
+            rows,
+        )
+        .on_conflict_do_nothing(index_elements=["dedup_key"])
+    )
     result = await session.execute(statement)
     return int(result.rowcount or 0)
 
@@ -62,8 +99,10 @@ async def mark_blocked(session: AsyncSession, user_id: int) -> int:
     await session.execute(update(User).where(User.id == user_id).values(blocked=True))
     result = await session.execute(
         update(Notice)
-        .where(Notice.recipient_id == user_id,
-               Notice.status.in_([NoticeStatus.PENDING, NoticeStatus.CLAIMED]))
+        .where(
+            Notice.recipient_id == user_id,
+            Notice.status.in_([NoticeStatus.PENDING, NoticeStatus.CLAIMED]),
+        )
         .values(status=NoticeStatus.DROPPED, last_error="blocked by the user", lease_until=None)
     )
     return int(result.rowcount or 0)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from aiogram import Dispatcher, Router
 
-from handlers import common, fallback, harvest, profile, registration, reports
+from handlers import access, common, fallback, harvest, profile, registration, reports
 from handlers.turn import TurnMiddleware
 
 
 def routers() -> list[Router]:
     """Fresh routers in matching order: commands first, the catch-all fallback last."""
     recipes = [
+        access.router,
         common.router,
         registration.router,
         harvest.router,

@@ -70,8 +70,7 @@ class Progress:
 
 
 async def count_audience(session: AsyncSession, audience: Audience) -> int:
-    return int(await session.scalar(select(func.count(User.id)).where(audience.condition()))
-               or 0)
+    return int(await session.scalar(select(func.count(User.id)).where(audience.condition())) or 0)
 
 
 def check_content(texts: dict[str, str], photo_file_id: str | None) -> None:
@@ -83,11 +82,17 @@ def check_content(texts: dict[str, str], photo_file_id: str | None) -> None:
         raise DomainError("broadcast_too_long", limit=limit)
 
 
-async def create_broadcast(session: AsyncSession, coordinator: User, audience: Audience,
-                           texts: dict[str, str], photo_file_id: str | None = None, *,
-                           scheduled_at: datetime | None = None,
-                           progress_chat_id: int | None = None,
-                           progress_message_id: int | None = None) -> Broadcast:
+async def create_broadcast(
+    session: AsyncSession,
+    coordinator: User,
+    audience: Audience,
+    texts: dict[str, str],
+    photo_file_id: str | None = None,
+    *,
+    scheduled_at: datetime | None = None,
+    progress_chat_id: int | None = None,
+    progress_message_id: int | None = None,
+) -> Broadcast:
     """Send now (its notices are written in this transaction) or schedule for later.
 
     `texts` maps "" to the main text and a locale to that language's version."""
@@ -97,9 +102,14 @@ async def create_broadcast(session: AsyncSession, coordinator: User, audience: A
     if scheduled_at is not None and scheduled_at <= utcnow():
         raise DomainError("schedule_in_past")
     broadcast = Broadcast(
-        created_by=coordinator.id, audience=audience.to_json(), texts=texts,
-        photo_file_id=photo_file_id, status=BroadcastStatus.SCHEDULED, scheduled_at=scheduled_at,
-        progress_chat_id=progress_chat_id, progress_message_id=progress_message_id,
+        created_by=coordinator.id,
+        audience=audience.to_json(),
+        texts=texts,
+        photo_file_id=photo_file_id,
+        status=BroadcastStatus.SCHEDULED,
+        scheduled_at=scheduled_at,
+        progress_chat_id=progress_chat_id,
+        progress_message_id=progress_message_id,
     )
     session.add(broadcast)
     await session.flush()
@@ -122,8 +132,14 @@ async def start_broadcast(session: AsyncSession, broadcast_id: int) -> bool:
     assert broadcast is not None
     await session.refresh(broadcast)
     recipients = select(User.id).where(Audience.from_json(broadcast.audience).condition())
-    broadcast.total = await enqueue_for(session, recipients, KIND, {"broadcast_id": broadcast.id},
-                                        f"broadcast:{broadcast.id}:", broadcast_id=broadcast.id)
+    broadcast.total = await enqueue_for(
+        session,
+        recipients,
+        KIND,
+        {"broadcast_id": broadcast.id},
+        f"broadcast:{broadcast.id}:",
+        broadcast_id=broadcast.id,
+    )
     if broadcast.total == 0:
         broadcast.status = BroadcastStatus.DONE
         broadcast.finished_at = utcnow()
@@ -177,8 +193,10 @@ async def finish_if_done(session: AsyncSession, broadcast: Broadcast, done: Prog
 
 async def scheduled(session: AsyncSession) -> list[Broadcast]:
     rows = await session.scalars(
-        select(Broadcast).where(Broadcast.status == BroadcastStatus.SCHEDULED)
-        .order_by(Broadcast.scheduled_at))
+        select(Broadcast)
+        .where(Broadcast.status == BroadcastStatus.SCHEDULED)
+        .order_by(Broadcast.scheduled_at)
+    )
     return list(rows)
 
 
@@ -187,7 +205,8 @@ async def active(session: AsyncSession) -> list[Broadcast]:
     rows = await session.scalars(
         select(Broadcast)
         .where(Broadcast.status.in_([BroadcastStatus.SCHEDULED, BroadcastStatus.SENDING]))
-        .order_by(Broadcast.id.desc()))
+        .order_by(Broadcast.id.desc())
+    )
     return list(rows)
 
 

@@ -23,7 +23,8 @@ async def pending_merchants(session: AsyncSession) -> list[User]:
     rows = await session.scalars(
         select(User)
         .where(User.role == Role.MERCHANT, User.merchant_status == MerchantStatus.PENDING)
-        .order_by(User.registered_at, User.id))
+        .order_by(User.registered_at, User.id)
+    )
     return list(rows)
 
 
@@ -42,14 +43,20 @@ async def approve_merchant(session: AsyncSession, coordinator: User, merchant_id
     merchant = await _pending_merchant(session, merchant_id)
     merchant.merchant_status = MerchantStatus.APPROVED
     merchant.merchant_reject_reason = None
-    await enqueue(session, merchant.id, "merchant_approved", {},
-                  f"merchant_decision:{merchant.id}:{utcnow().isoformat()}")
+    await enqueue(
+        session,
+        merchant.id,
+        "merchant_approved",
+        {},
+        f"merchant_decision:{merchant.id}:{utcnow().isoformat()}",
+    )
     await session.flush()
     return merchant
 
 
-async def reject_merchant(session: AsyncSession, coordinator: User, merchant_id: int,
-                          reason: str) -> User:
+async def reject_merchant(
+    session: AsyncSession, coordinator: User, merchant_id: int, reason: str
+) -> User:
     require_coordinator(coordinator)
     reason = " ".join(reason.split())
     if not reason:
@@ -59,8 +66,13 @@ async def reject_merchant(session: AsyncSession, coordinator: User, merchant_id:
     merchant = await _pending_merchant(session, merchant_id)
     merchant.merchant_status = MerchantStatus.REJECTED
     merchant.merchant_reject_reason = reason
-    await enqueue(session, merchant.id, "merchant_rejected", {"reason": reason},
-                  f"merchant_decision:{merchant.id}:{utcnow().isoformat()}")
+    await enqueue(
+        session,
+        merchant.id,
+        "merchant_rejected",
+        {"reason": reason},
+        f"merchant_decision:{merchant.id}:{utcnow().isoformat()}",
+    )
     await session.flush()
     return merchant
 
@@ -75,8 +87,13 @@ async def promote(session: AsyncSession, coordinator: User, telegram_id: int) ->
         raise DomainError("already_coordinator")
     user.role = Role.COORDINATOR
     user.registered_at = user.registered_at or utcnow()
-    await enqueue(session, user.id, "promoted", {"by": coordinator.name or ""},
-                  f"promoted:{user.id}:{utcnow().isoformat()}")
+    await enqueue(
+        session,
+        user.id,
+        "promoted",
+        {"by": coordinator.name or ""},
+        f"promoted:{user.id}:{utcnow().isoformat()}",
+    )
     await session.flush()
     return user
 

@@ -88,5 +88,6 @@ async def village_counts(session: AsyncSession) -> dict[int, int]:
     rows = await session.execute(
         select(User.village_id, func.count(User.id))
         .where(User.role == Role.FARMER, User.registered_at.is_not(None))
-        .group_by(User.village_id))
+        .group_by(User.village_id)
+    )
     return {vid: int(n) for vid, n in rows.all() if vid is not None}

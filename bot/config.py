@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 TOKEN_RE = re.compile(r"^\d{1,20}:[A-Za-z0-9_-]{20,}$")
@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     locales_dir: Path = REPO_ROOT / "locales"
     polling_timeout: int = 30
+    notice_rate: float = Field(default=30.0, gt=0, le=1000)
+    notice_chat_interval: float = Field(default=1.0, ge=0)
 
     @field_validator("coordinator_ids", mode="before")
     @classmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -41,8 +42,13 @@ class DbSessionMiddleware(BaseMiddleware):
     """
 
     def __init__(
-        self, sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, i18n: I18n
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        settings: Settings,
+        i18n: I18n,
+        after_commit: Callable[[], None] = lambda: None,
     ) -> None:
+        self.after_commit = after_commit
         self.sessionmaker = sessionmaker
         self.settings = settings
         self.i18n = i18n
@@ -68,6 +74,7 @@ class DbSessionMiddleware(BaseMiddleware):
                 data.update(session=session, user=user, settings=self.settings)
                 result = await handler(event, data)
                 await session.commit()
+                self.after_commit()
                 return result
             except Exception:
                 log.exception("update %s failed", event.update_id)
@@ -93,9 +100,10 @@ class DbSessionMiddleware(BaseMiddleware):
             "please try again.",
             locale=locale,
         )
-        try:
-            if event.callback_query is not None:
+        if event.callback_query is not None:
+            with contextlib.suppress(TelegramAPIError):  # it may have been answered already
                 await bot.answer_callback_query(event.callback_query.id)
+        try:
             if chat_id is not None:
                 await bot.send_message(chat_id, text)
         except TelegramAPIError:

@@ -4,8 +4,9 @@ and progress. Starting one writes all its notices in the same transaction."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, and_, func, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,6 +21,7 @@ from bot.models import (
     utcnow,
 )
 from bot.outbox import enqueue_for
+from bot.quantity import normalise
 from bot.services.errors import DomainError
 
 KIND = "announcement"
@@ -212,3 +214,25 @@ async def active(session: AsyncSession) -> list[Broadcast]:
 
 async def get_broadcast(session: AsyncSession, broadcast_id: int) -> Broadcast | None:
     return await session.get(Broadcast, broadcast_id)
+
+
+_WHEN_FORMATS = tuple(
+    f"{day} {time}"
+    for day in ("%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d")
+    for time in ("%H:%M", "%H:%M:%S")
+)
+
+
+def parse_schedule_time(text: str, tz: ZoneInfo, now: datetime | None = None) -> datetime:
+    """A typed local date and time ("2026-12-01 09:00", full-width digits too) as UTC."""
+    cleaned = " ".join(normalise(text).replace("T", " ").split())
+    for fmt in _WHEN_FORMATS:
+        try:
+            local = datetime.strptime(cleaned, fmt)
+        except ValueError:
+            continue
+        moment = local.replace(tzinfo=tz).astimezone(UTC)
+        if moment <= (now or utcnow()):
+            raise DomainError("schedule_in_past")
+        return moment
+    raise DomainError("schedule_unreadable")

@@ -1,0 +1,226 @@
+"""Coordinators broadcast: audience and counts, preview, live progress, scheduling across a
+restart, cancelling; recipients get the announcement in their own language."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.config import Settings
+from bot.models import Notice, NoticeStatus, Village
+from bot.services import users
+from tests.conftest import COORDINATOR_ID, BotRunner
+from tests.emulator import BotApiEmulator, UserChat
+
+
+async def _people(session: AsyncSession, emulator: BotApiEmulator,
+                  villages: list[Village]) -> dict[str, UserChat]:
+    """Farmers and a merchant who registered earlier (chats exist, users in the database)."""
+    people = {"li": (401, "zh", villages[0]), "wang": (402, "zh", villages[0]),
+              "ann": (403, "en", villages[0]), "bo": (404, "en", villages[1])}
+    for name, (telegram_id, language, village) in people.items():
+        user = await users.ensure_user(session, telegram_id)
+        await users.set_language(session, user, language)
+        await users.register_farmer(session, user, name=name, phone="13800000000",
+                                    village_id=village.id)
+    merchant = await users.ensure_user(session, 405)
+    await users.set_language(session, merchant, "en")
+    await users.register_merchant(session, merchant, company="Yunnan Beans", contact="13900000000")
+    await session.commit()
+    chats = {name: emulator.user(tid, language_code=lang) for name, (tid, lang, _v) in
+             people.items()}
+    chats["merchant"] = emulator.user(405, language_code="en")
+    return chats
+
+
+async def _coordinator(emulator: BotApiEmulator) -> UserChat:
+    chat = emulator.user(COORDINATOR_ID, language_code="en")
+    await chat.send("/start")
+    await chat.receive()
+    await chat.press("English")
+    await chat.receive()
+    return chat
+
+
+async def test_broadcast_to_a_village_with_a_version_per_language(
+        emulator: BotApiEmulator, running_bot: BotRunner, villages: list[Village],
+        session: AsyncSession) -> None:
+    people = await _people(session, emulator, villages)
+    coordinator = await _coordinator(emulator)
+    await coordinator.send("/broadcast")
+    audience = await coordinator.receive()
+    assert audience.buttons[:3] == ["Everyone (6)", "Farmers (4)", "Merchants (1)"]
+    await coordinator.press("One village…")
+    choice = await coordinator.receive()
+    assert choice.buttons[:2] == ["Conggang (3)", "Nankang (1)"]
+    await coordinator.press("Conggang (3)")
+    await coordinator.receive_until(lambda m: "send the announcement" in m.text)
+    await coordinator.send("Collection day is Sunday 9:00 at the school.")
+    assert (await coordinator.receive()).text == "Preview: this is what recipients will see."
+    assert (await coordinator.receive()).text == "Collection day is Sunday 9:00 at the school."
+    review = await coordinator.receive()
+    assert "farmers of Conggang, 3 people" in review.text
+    await coordinator.press("➕ Version in 中文")
+    await coordinator.receive()
+    await coordinator.send("周日上午9点在学校收货。")
+    await coordinator.receive_until(lambda m: m.text == "周日上午9点在学校收货。")
+    await coordinator.receive_until(lambda m: "Send it now" in m.text)
+    await coordinator.press("📤 Send now")
+    progress = await coordinator.receive_until(lambda m: "Preparing" in m.text)
+    await coordinator.wait_for(lambda c: "is done" in progress.text, timeout=15)
+    assert "3 of 3 sent, 0 blocked the bot, 0 failed" in progress.text
+    assert progress.edits >= 1 and not progress.buttons
+    assert (await people["li"].receive()).text == "周日上午9点在学校收货。"
+    assert (await people["wang"].receive()).text == "周日上午9点在学校收货。"
+    assert (await people["ann"].receive()).text == "Collection day is Sunday 9:00 at the school."
+    for outsider in ("bo", "merchant"):
+        await people[outsider].settle(quiet=0.3)
+        assert people[outsider].messages == []
+
+
+async def test_photo_broadcast_to_merchants(
+        emulator: BotApiEmulator, running_bot: BotRunner, villages: list[Village],
+        session: AsyncSession) -> None:
+    people = await _people(session, emulator, villages)
+    coordinator = await _coordinator(emulator)
+    await coordinator.send("/broadcast")
+    await coordinator.receive()
+    await coordinator.press("Merchants (1)")
+    await coordinator.receive_until(lambda m: "send the announcement" in m.text)
+    await coordinator.send_photo(caption="42 t of Catimor ready")
+    await coordinator.receive()
+    preview = await coordinator.receive()
+    assert preview.photo and preview.text == "42 t of Catimor ready"
+    await coordinator.receive_until(lambda m: "Send it now" in m.text)
+    await coordinator.press("📤 Send now")
+    got = await people["merchant"].receive(timeout=10)
+    assert got.photo and got.text == "42 t of Catimor ready"
+
+
+async def test_bad_input_while_writing_a_broadcast(
+        emulator: BotApiEmulator, running_bot: BotRunner, villages: list[Village],
+        session: AsyncSession) -> None:
+    await _people(session, emulator, villages)
+    coordinator = await _coordinator(emulator)
+    await coordinator.send("/broadcast")
+    await coordinator.receive()
+    await coordinator.press("One language…")
+    await coordinator.receive()
+    await coordinator.press("中文 (2)")
+    await coordinator.receive_until(lambda m: "send the announcement" in m.text)
+    await coordinator.send_sticker()
+    assert "not an answer" in (await coordinator.receive()).text
+    assert "send the announcement" in (await coordinator.receive()).text
+    await coordinator.send("x" * 4001)
+    assert "too long" in (await coordinator.receive()).text
+    await coordinator.receive()
+    await coordinator.send("Meeting")
+    await coordinator.receive_until(lambda m: "Send it now" in m.text)
+    await coordinator.press("🕒 Schedule")
+    await coordinator.receive()
+    for typed, reason in [("tomorrow", "could not read that date"),
+                          ("2020-01-01 09:00", "already passed")]:
+        await coordinator.send(typed)
+        assert reason in (await coordinator.receive()).text
+        assert "When should it go out" in (await coordinator.receive()).text
+    await coordinator.press("✖ Cancel")
+    assert "not sent" in (await coordinator.receive_until(lambda m: "not sent" in m.text)).text
+
+
+async def test_nobody_in_the_audience(emulator: BotApiEmulator, running_bot: BotRunner) -> None:
+    coordinator = await _coordinator(emulator)
+    await coordinator.send("/broadcast")
+    await coordinator.receive()
+    await coordinator.press("Merchants (0)")
+    assert "Nobody is in that audience" in (await coordinator.receive()).text
+
+
+async def test_a_scheduled_broadcast_fires_after_a_restart(
+        emulator: BotApiEmulator, running_bot: BotRunner, villages: list[Village],
+        session: AsyncSession, settings: Settings) -> None:
+    people = await _people(session, emulator, villages)
+    coordinator = await _coordinator(emulator)
+    await coordinator.send("/broadcast")
+    await coordinator.receive()
+    await coordinator.press("Farmers (4)")
+    await coordinator.receive_until(lambda m: "send the announcement" in m.text)
+    await coordinator.send("Prices go up tomorrow")
+    await coordinator.receive_until(lambda m: "Send it now" in m.text)
+    await coordinator.press("🕒 Schedule")
+    await coordinator.receive()
+    when = datetime.now(UTC) + timedelta(seconds=4)
+    local = when.astimezone(ZoneInfo(settings.timezone)).strftime("%Y-%m-%d %H:%M:%S")
+    await coordinator.send(local)
+    scheduled = await coordinator.receive()
+    assert "is scheduled for" in scheduled.text and "Asia/Shanghai" in scheduled.text
+    await running_bot.stop()
+    await running_bot.start()
+    got = await people["bo"].receive(timeout=15)
+    assert got.text == "Prices go up tomorrow"
+    for name in ("li", "wang", "ann"):
+        assert (await people[name].receive(timeout=10)).text == "Prices go up tomorrow"
+    await people["merchant"].settle(quiet=0.3)
+    assert people["merchant"].messages == []
+
+
+async def test_cancel_a_scheduled_and_a_running_broadcast(
+        emulator: BotApiEmulator, villages: list[Village], session: AsyncSession,
+        settings: Settings) -> None:
+    runner = BotRunner(settings.model_copy(update={"notice_rate": 0.5}))
+    await runner.start()
+    try:
+        people = await _people(session, emulator, villages)
+        coordinator = await _coordinator(emulator)
+        await coordinator.send("/broadcast")
+        await coordinator.receive()
+        await coordinator.press("Everyone (6)")
+        await coordinator.receive_until(lambda m: "send the announcement" in m.text)
+        await coordinator.send("Slow news")
+        await coordinator.receive_until(lambda m: "Send it now" in m.text)
+        await coordinator.press("🕒 Schedule")
+        await coordinator.receive()
+        await coordinator.send("2099-01-01 09:00")
+        scheduled = await coordinator.receive()
+        await coordinator.send("/broadcasts")
+        listed = await coordinator.receive()
+        assert "scheduled for" in listed.text
+        await coordinator.press("⏹ Cancel announcement #1", message=scheduled)
+        assert "cancelled" in (await coordinator.receive()).text
+        await coordinator.send("/broadcasts")
+        assert "No announcement" in (await coordinator.receive()).text
+
+        await coordinator.send("/broadcast")
+        await coordinator.receive()
+        await coordinator.press("Farmers (4)")
+        await coordinator.receive_until(lambda m: "send the announcement" in m.text)
+        await coordinator.send("Fast news")
+        await coordinator.receive_until(lambda m: "Send it now" in m.text)
+        await coordinator.press("📤 Send now")
+        progress = await coordinator.receive_until(lambda m: "Preparing" in m.text)
+        await coordinator.wait_for(lambda c: "1 of 4 sent" in progress.text, timeout=10)
+        await coordinator.press("⏹ Cancel announcement #2", message=progress)
+        await coordinator.wait_for(lambda c: "was cancelled" in progress.text, timeout=10)
+        await coordinator.settle(quiet=1.5)
+        received = sum(len(people[n].messages) for n in ("li", "wang", "ann", "bo"))
+        assert 1 <= received < 4
+        statuses = set(await session.scalars(select(Notice.status).where(
+            Notice.broadcast_id == 2)))
+        await session.commit()
+        assert NoticeStatus.CANCELLED in statuses
+    finally:
+        await runner.stop()
+
+
+async def test_only_coordinators_broadcast(emulator: BotApiEmulator, running_bot: BotRunner,
+                                           villages: list[Village],
+                                           session: AsyncSession) -> None:
+    people = await _people(session, emulator, villages)
+    for command in ("/broadcast", "/broadcasts"):
+        await people["ann"].send(command)
+        assert (await people["ann"].receive()).text == "Sorry, only coordinators can do that."
+    await people["ann"].press(callback_data="bcx:cancel:1", message=0, force=True)
+    answer = await people["ann"].wait_callback_answer()
+    assert answer.get("text") == "Sorry, only coordinators can do that."

@@ -4,8 +4,21 @@ from __future__ import annotations
 
 from aiogram import Dispatcher, Router
 
-from handlers import access, common, fallback, harvest, profile, registration, reports
+from handlers import (
+    access,
+    broadcast,
+    common,
+    coordinator,
+    fallback,
+    harvest,
+    profile,
+    registration,
+    reports,
+)
+from handlers.broadcast import progress_view
 from handlers.turn import TurnMiddleware
+
+__all__ = ["progress_view", "routers", "setup"]
 
 
 def routers() -> list[Router]:
@@ -13,6 +26,8 @@ def routers() -> list[Router]:
     recipes = [
         access.router,
         common.router,
+        broadcast.router,
+        coordinator.router,
         registration.router,
         harvest.router,
         reports.router,
@@ -26,4 +41,5 @@ def setup(dp: Dispatcher) -> None:
     turn = TurnMiddleware()
     dp.message.outer_middleware(turn)
     dp.callback_query.outer_middleware(turn)
+    dp.my_chat_member.outer_middleware(turn)
     dp.include_routers(*routers())

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from aiogram.filters import Command, CommandObject, CommandStart
-from aiogram.types import Message
+from aiogram.enums import ChatMemberStatus
+from aiogram.types import ChatMemberUpdated, Message
 from aiogram.utils.i18n import gettext as _
 
 from bot.models import Role
+from bot.outbox import mark_blocked
 from bot.services.villages import village_by_code
 from handlers import keyboards as kb
 from handlers.prompts import ask_current
@@ -75,3 +77,12 @@ async def cancel(message: Message, turn: Turn) -> None:
 @router.message(Command("language"))
 async def choose_language(message: Message, turn: Turn) -> None:
     await turn.say(_("Choose your language:"), kb.languages())
+
+
+@router.my_chat_member()
+async def membership_changed(update: ChatMemberUpdated, turn: Turn) -> None:
+    """A user who blocks the bot gets no more notices; unblocking brings them back."""
+    if update.new_chat_member.status == ChatMemberStatus.KICKED:
+        await mark_blocked(turn.session, turn.user.id)
+    elif update.new_chat_member.status == ChatMemberStatus.MEMBER:
+        turn.user.blocked = False

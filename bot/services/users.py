@@ -29,6 +29,8 @@ async def ensure_user(
     if user is None:
         user = User(telegram_id=telegram_id)
         session.add(user)
+    if user.blocked:  # they are talking to the bot, so they can be reached again
+        user.blocked = False
     if telegram_id in coordinator_ids and user.role != Role.COORDINATOR:
         user.role = Role.COORDINATOR
     if user.role == Role.COORDINATOR and user.registered_at is None:

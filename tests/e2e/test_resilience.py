@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator
 
 import pytest
 from redis.asyncio import Redis
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.models import Village
+from bot.models import User, Village
 from bot.services import harvests
 from tests.conftest import BotRunner
 from tests.e2e.flows import register_farmer
@@ -66,3 +69,29 @@ async def test_dialogue_state_in_redis_survives_a_restart(
         assert asked.reply_keyboard and asked.reply_keyboard[0][0].request_contact
     finally:
         await runner.stop()
+
+
+async def test_blocking_the_bot_is_noticed_and_unblocking_too(
+    emulator: BotApiEmulator, running_bot: BotRunner, villages: list[Village],
+    session: AsyncSession,
+) -> None:
+    chat = emulator.user(303, language_code="en")
+    await register_farmer(chat, "en", name="Lu")
+
+    async def blocked() -> bool:
+        session.expire_all()
+        user = await session.scalar(select(User).where(User.telegram_id == 303))
+        await session.commit()
+        assert user is not None
+        return user.blocked
+
+    chat.block()
+    for _ in range(50):
+        if await blocked():
+            break
+        await asyncio.sleep(0.1)
+    assert await blocked()
+    chat.unblock()
+    await chat.send("/start")
+    await chat.receive()
+    assert not await blocked()

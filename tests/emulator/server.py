@@ -977,6 +977,11 @@ class BotApiEmulator:
         if not entry.delivered and entry.chat is not None:
             entry.chat._pending_updates -= 1
 
+    @staticmethod
+    def _member(status: str, user: JSON) -> JSON:
+        """A ChatMember; a banned ("kicked") one always carries until_date (0 = forever)."""
+        return {"status": status, "user": user, **({"until_date": 0} if status == "kicked" else {})}
+
     def _member_update(self, chat_id: int, old: str, new: str) -> None:
         chat = self.chats.get(chat_id)
         if chat is None:
@@ -994,12 +999,8 @@ class BotApiEmulator:
                     "chat": chat.chat_dict,
                     "from": chat.user_dict,
                     "date": now,
-                    "old_chat_member": {"status": old, "user": member_user},
-                    "new_chat_member": {
-                        "status": new,
-                        "user": member_user,
-                        **({"until_date": 0} if new == "kicked" else {}),
-                    },
+                    "old_chat_member": self._member(old, member_user),
+                    "new_chat_member": self._member(new, member_user),
                 }
             },
             chat=chat,

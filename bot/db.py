@@ -39,6 +39,10 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
             dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
+            # Under WAL, NORMAL syncs at checkpoints instead of at every commit: a commit still
+            # survives the process being killed (only a power loss or OS crash can undo the
+            # newest ones), and the notice dispatcher commits once per message it sends.
+            cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
@@ -52,3 +56,8 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def rows_affected(result: Any) -> int:
+    """How many rows an UPDATE/INSERT/DELETE touched (typed Result hides CursorResult's)."""
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 from datetime import datetime
 from decimal import Decimal
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+import segno
 from babel.dates import format_date as _babel_date
 from babel.dates import format_datetime as _babel_datetime
 from babel.numbers import format_decimal
@@ -36,3 +38,10 @@ def format_datetime(moment: datetime, locale: str, tz: ZoneInfo) -> str:
 
 def format_date(moment: datetime, locale: str, tz: ZoneInfo) -> str:
     return _babel_date(moment.astimezone(tz), "medium", locale=locale)
+
+
+def qr_png(text: str) -> bytes:
+    """A QR code (never a Micro QR, which phone cameras do not read) as PNG bytes."""
+    buffer = io.BytesIO()
+    segno.make_qr(text, error="m").save(buffer, kind="png", scale=10, border=4)
+    return buffer.getvalue()

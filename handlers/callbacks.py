@@ -33,3 +33,31 @@ class ReportCb(CallbackData, prefix="rep"):
 
 class ProfileCb(CallbackData, prefix="prof"):
     field: str
+
+
+class ApprovalCb(CallbackData, prefix="appr"):
+    """A coordinator's decision on a merchant: `action` is "yes" (approve) or "no" (reject)."""
+
+    action: str
+    merchant_id: int
+
+
+class VillageAdminCb(CallbackData, prefix="vadm"):
+    """Village admin: `action` is "link", "rename" or "add" (then `village_id` is 0)."""
+
+    action: str
+    village_id: int = 0
+
+
+class BroadcastCb(CallbackData, prefix="bc"):
+    """A step of writing a broadcast: choose audience, add a version, send, schedule."""
+
+    action: str
+    value: str = ""
+
+
+class BroadcastCtl(CallbackData, prefix="bcx"):
+    """Cancel a scheduled or running broadcast."""
+
+    action: str
+    broadcast_id: int

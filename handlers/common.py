@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.enums import ChatMemberStatus
+from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.types import ChatMemberUpdated, Message
 from aiogram.utils.i18n import gettext as _
 

@@ -11,7 +11,17 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder, ReplyKeyboardBuilder
 
 from bot.models import Grade, Process, Product, Role, User, Variety, Village
-from handlers.callbacks import ChoiceCb, LangCb, ProfileCb, ReportCb, RoleCb, SummaryCb, VillageCb
+from handlers.callbacks import (
+    ApprovalCb,
+    ChoiceCb,
+    LangCb,
+    ProfileCb,
+    ReportCb,
+    RoleCb,
+    SummaryCb,
+    VillageAdminCb,
+    VillageCb,
+)
 from handlers.texts import (
     LANGUAGE_NAMES,
     MENU_HELP,
@@ -181,4 +191,32 @@ def profile_actions() -> InlineKeyboardMarkup:
     builder.button(text=_("Change phone"), callback_data=ProfileCb(field="phone"))
     builder.button(text=_("Change village"), callback_data=ProfileCb(field="village"))
     builder.adjust(2, 1)
+    return builder.as_markup()
+
+
+def approval(merchant_id: int) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(
+        text=_("✅ Approve"), callback_data=ApprovalCb(action="yes", merchant_id=merchant_id)
+    )
+    builder.button(
+        text=_("✖ Reject"), callback_data=ApprovalCb(action="no", merchant_id=merchant_id)
+    )
+    return builder.as_markup()
+
+
+def village_admin(rows: list[Village]) -> InlineKeyboardMarkup:
+    """Per village: its link and QR code, and renaming; then adding one."""
+    builder = InlineKeyboardBuilder()
+    for village in rows:
+        builder.button(
+            text=_("🔗 {name}").format(name=village.name),
+            callback_data=VillageAdminCb(action="link", village_id=village.id),
+        )
+        builder.button(
+            text=_("✏️ {name}").format(name=village.name),
+            callback_data=VillageAdminCb(action="rename", village_id=village.id),
+        )
+    builder.button(text=_("➕ Add village"), callback_data=VillageAdminCb(action="add"))
+    builder.adjust(*([2] * len(rows)), 1)
     return builder.as_markup()

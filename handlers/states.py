@@ -29,3 +29,18 @@ class Profile(StatesGroup):
     name = State()
     phone = State()
     village = State()
+
+
+class Coordinating(StatesGroup):
+    reject_reason = State()
+    village_name = State()
+    village_rename = State()
+    promote_id = State()
+
+
+class Broadcasting(StatesGroup):
+    audience = State()
+    content = State()
+    review = State()
+    version = State()
+    when = State()

@@ -11,7 +11,7 @@ from aiogram.utils.i18n import gettext as _
 from bot.config import Settings
 from bot.formatting import format_date, format_moisture, format_quantity
 from bot.i18n import N_
-from bot.models import HarvestReport, ReportStatus, Role, User
+from bot.models import HarvestReport, ReportStatus, Role, User, Village
 from bot.quantity import Problem, QuantityRejected
 from bot.services.errors import DomainError
 from bot.services.harvests import HarvestDraft
@@ -178,6 +178,15 @@ def quantity_problem(exc: QuantityRejected) -> str:
     return texts[exc.problem]
 
 
+def _report_status(value: object) -> str:
+    """A report status's label; other reasons' `status` details (a merchant's) pass through,
+    since every entry of `domain_problem` is rendered."""
+    try:
+        return status_label(ReportStatus(str(value)))
+    except ValueError:
+        return str(value)
+
+
 def domain_problem(exc: DomainError) -> str:
     """A rule's refusal, in the user's words."""
     d = exc.details
@@ -203,9 +212,45 @@ def domain_problem(exc: DomainError) -> str:
         "report_not_found": _("That report was not found."),
         "report_not_withdrawable": _(
             "This report can no longer be withdrawn: it is {status}."
-        ).format(status=status_label(ReportStatus(str(d.get("status", "sold"))))),
+        ).format(status=_report_status(d.get("status", "sold"))),
         "not_farmer": _("Only registered farmers can do that. Send /start to register."),
-        "already_coordinator": _("You are a coordinator already."),
+        "already_coordinator": _("{id} is a coordinator already.").format(id=d["telegram_id"])
+        if "telegram_id" in d
+        else _("You are a coordinator already."),
+        "not_allowed": _("Sorry, only coordinators can do that."),
+        "broadcast_empty": _("An announcement needs some text, or a photo."),
+        "broadcast_too_long": _(
+            "That is too long for one message (at most {limit} characters)."
+        ).format(limit=d.get("limit", "")),
+        "schedule_in_past": _("That time has already passed. Please choose a later one."),
+        "schedule_unreadable": _(
+            "I could not read that date and time. Please write it like 2026-12-01 09:00."
+        ),
+        "broadcast_not_found": _("That announcement was not found."),
+        "broadcast_not_active": _("That announcement is finished or cancelled already."),
+        "merchant_not_found": _("That merchant was not found."),
+        "merchant_decided": _("This merchant was already approved.")
+        if d.get("status") == "approved"
+        else _("This merchant was already turned down."),
+        "reason_empty": _("Please type the reason: the merchant will read it."),
+        "reason_too_long": _("That is too long (at most {limit} characters).").format(
+            limit=d.get("limit", "")
+        ),
+        "village_name_empty": _("Please type the village's name."),
+        "village_name_too_long": _("That is too long (at most {limit} characters).").format(
+            limit=d.get("limit", "")
+        ),
+        "village_exists": _("There is a village called {name} already.").format(
+            name=d.get("name", "")
+        ),
+        "user_not_found": _(
+            "Nobody with the Telegram id {id} has used this bot yet. Ask them to send /start "
+            "to the bot first, then promote them."
+        ).format(id=d.get("telegram_id", "")),
+        "telegram_id_invalid": _(
+            "That is not a Telegram user id. It is a number like 123456789: the person can "
+            "see theirs in Telegram, for example with @userinfobot."
+        ),
     }
     return texts.get(exc.reason, _("That did not work. Please try again."))
 
@@ -229,8 +274,48 @@ def help_text(user: User) -> str:
     if user.role == Role.COORDINATOR:
         return _(
             "You are a coordinator of this programme.\n\n"
-            "Coordinator tools arrive in chat step by step; villages can be added now with "
-            "the `farmgate village add` command.\n\n"
+            "/broadcast: send an announcement to everyone or to a group.\n"
+            "/broadcasts: scheduled and running announcements.\n"
+            "/approve: merchants waiting for approval.\n"
+            "/villages: villages, their registration links and QR codes; add or rename one.\n"
+            "/promote: make a user a coordinator, for example /promote 123456789.\n\n"
             "/language changes the language, /cancel stops any question."
         )
     return _("Welcome to farmgate! Send /start to register as a farmer or a merchant.")
+
+
+# Coordinator tools
+
+
+def merchant_card(merchant: User, settings: Settings) -> str:
+    """One merchant waiting for approval, as the coordinator sees them."""
+    registered = (
+        format_date(merchant.registered_at, locale(), settings.tz)
+        if merchant.registered_at
+        else "—"
+    )
+    return _("🏢 {company}\nContact: {contact}\nRegistered: {date}").format(
+        company=merchant.company or "—", contact=merchant.contact or "—", date=registered
+    )
+
+
+def village_list(villages: list[Village], counts: dict[int, int]) -> str:
+    if not villages:
+        return _("There are no villages yet. Add the first one with the button below.")
+    lines = [_("Villages of the programme, with their registered farmers:"), ""]
+    lines += [
+        _("{name} · farmers: {count}").format(name=v.name, count=counts.get(v.id, 0))
+        for v in villages
+    ]
+    lines += [
+        "",
+        _("Tap a village for its registration link and QR code, or ✏️ to rename it."),
+    ]
+    return "\n".join(lines)
+
+
+def village_link_caption(village: Village, link: str) -> str:
+    return _(
+        "{name}\nFarmers who open this link or scan this code register straight into "
+        "{name}:\n{link}"
+    ).format(name=village.name, link=link)

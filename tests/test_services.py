@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.models import MerchantStatus, ReportStatus, Role, Village
-from bot.services import harvests, users, villages
+from bot.db import make_engine, make_sessionmaker
+from bot.models import MerchantStatus, Notice, ReportStatus, Role, User, Village
+from bot.services import coordination, harvests, users, villages
 from bot.services.errors import DomainError
 from bot.services.harvests import HarvestDraft
 
@@ -112,3 +116,39 @@ async def test_incomplete_draft_is_refused(session: AsyncSession, villages: list
     )
     with pytest.raises(DomainError):
         await harvests.submit_report(session, merchant, _draft())
+
+
+async def test_simultaneous_decisions_on_a_merchant_make_one(database_url: str) -> None:
+    """Two coordinators pressing Approve and Reject at the same moment: one decision, one
+    notice; the others are told the merchant was decided."""
+    engine = make_engine(database_url)
+    maker = make_sessionmaker(engine)
+    try:
+        async with maker() as s:
+            coordinator = await users.ensure_user(s, 1, {1})
+            merchant = await users.ensure_user(s, 2)
+            await users.register_merchant(s, merchant, company="Dehong Co", contact="13900000000")
+            await s.commit()
+            coordinator_id, merchant_id = coordinator.id, merchant.id
+
+        async def decide(approve: bool) -> str:
+            async with maker() as s:
+                me = await s.get(User, coordinator_id)
+                assert me is not None
+                try:
+                    if approve:
+                        await coordination.approve_merchant(s, me, merchant_id)
+                    else:
+                        await coordination.reject_merchant(s, me, merchant_id, "late")
+                    await asyncio.sleep(0.2)  # hold the transaction open while others try
+                    await s.commit()
+                except DomainError as exc:
+                    return exc.reason
+                return "decided"
+
+        outcomes = await asyncio.gather(decide(True), decide(False), decide(True))
+        assert sorted(outcomes) == ["decided", "merchant_decided", "merchant_decided"]
+        async with maker() as s:
+            assert await s.scalar(select(func.count()).select_from(Notice)) == 1
+    finally:
+        await engine.dispose()

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, and_, func, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.db import rows_affected
 from bot.models import (
     Broadcast,
     BroadcastStatus,
@@ -128,7 +129,7 @@ async def start_broadcast(session: AsyncSession, broadcast_id: int) -> bool:
         .where(Broadcast.id == broadcast_id, Broadcast.status == BroadcastStatus.SCHEDULED)
         .values(status=BroadcastStatus.SENDING, started_at=utcnow())
     )
-    if not claimed.rowcount:
+    if not rows_affected(claimed):
         return False
     broadcast = await session.get(Broadcast, broadcast_id)
     assert broadcast is not None

@@ -28,8 +28,17 @@ async def pending_merchants(session: AsyncSession) -> list[User]:
     return list(rows)
 
 
-async def _pending_merchant(session: AsyncSession, merchant_id: int) -> User:
-    merchant = await session.get(User, merchant_id)
+async def pending_merchant(session: AsyncSession, merchant_id: int) -> User:
+    """A merchant still waiting for a decision; DomainError when decided or unknown.
+
+    The row stays locked until the caller's transaction ends, so two coordinators deciding
+    at the same moment cannot both decide (the second one is told it was decided)."""
+    merchant = await session.scalar(
+        select(User)
+        .where(User.id == merchant_id)
+        .with_for_update(of=User)
+        .execution_options(populate_existing=True)
+    )
     if merchant is None or merchant.role != Role.MERCHANT:
         raise DomainError("merchant_not_found")
     if merchant.merchant_status != MerchantStatus.PENDING:
@@ -40,7 +49,7 @@ async def _pending_merchant(session: AsyncSession, merchant_id: int) -> User:
 async def approve_merchant(session: AsyncSession, coordinator: User, merchant_id: int) -> User:
     """The merchant may bid from now on, and is told so."""
     require_coordinator(coordinator)
-    merchant = await _pending_merchant(session, merchant_id)
+    merchant = await pending_merchant(session, merchant_id)
     merchant.merchant_status = MerchantStatus.APPROVED
     merchant.merchant_reject_reason = None
     await enqueue(
@@ -63,7 +72,7 @@ async def reject_merchant(
         raise DomainError("reason_empty")
     if len(reason) > MAX_REASON:
         raise DomainError("reason_too_long", limit=MAX_REASON)
-    merchant = await _pending_merchant(session, merchant_id)
+    merchant = await pending_merchant(session, merchant_id)
     merchant.merchant_status = MerchantStatus.REJECTED
     merchant.merchant_reject_reason = reason
     await enqueue(
@@ -80,11 +89,16 @@ async def reject_merchant(
 async def promote(session: AsyncSession, coordinator: User, telegram_id: int) -> User:
     """Make a user who has talked to the bot a coordinator, and tell them."""
     require_coordinator(coordinator)
-    user = await session.scalar(select(User).where(User.telegram_id == telegram_id))
+    user = await session.scalar(
+        select(User)
+        .where(User.telegram_id == telegram_id)
+        .with_for_update(of=User)
+        .execution_options(populate_existing=True)
+    )
     if user is None:
-        raise DomainError("user_not_found")
+        raise DomainError("user_not_found", telegram_id=telegram_id)
     if user.role == Role.COORDINATOR:
-        raise DomainError("already_coordinator")
+        raise DomainError("already_coordinator", telegram_id=telegram_id)
     user.role = Role.COORDINATOR
     user.registered_at = user.registered_at or utcnow()
     await enqueue(

@@ -53,6 +53,11 @@ async def add_village(session: AsyncSession, name: str, code: str | None = None)
     return village
 
 
+def registration_link(bot_username: str, village: Village) -> str:
+    """The deep link that registers a farmer straight into this village (/start v_<code>)."""
+    return f"https://t.me/{bot_username}?start=v_{village.code}"
+
+
 async def list_villages(session: AsyncSession) -> list[Village]:
     return list(await session.scalars(select(Village).order_by(Village.name)))
 

@@ -16,22 +16,29 @@ from tests.conftest import COORDINATOR_ID, BotRunner
 from tests.emulator import BotApiEmulator, UserChat
 
 
-async def _people(session: AsyncSession, emulator: BotApiEmulator,
-                  villages: list[Village]) -> dict[str, UserChat]:
+async def _people(
+    session: AsyncSession, emulator: BotApiEmulator, villages: list[Village]
+) -> dict[str, UserChat]:
     """Farmers and a merchant who registered earlier (chats exist, users in the database)."""
-    people = {"li": (401, "zh", villages[0]), "wang": (402, "zh", villages[0]),
-              "ann": (403, "en", villages[0]), "bo": (404, "en", villages[1])}
+    people = {
+        "li": (401, "zh", villages[0]),
+        "wang": (402, "zh", villages[0]),
+        "ann": (403, "en", villages[0]),
+        "bo": (404, "en", villages[1]),
+    }
     for name, (telegram_id, language, village) in people.items():
         user = await users.ensure_user(session, telegram_id)
         await users.set_language(session, user, language)
-        await users.register_farmer(session, user, name=name, phone="13800000000",
-                                    village_id=village.id)
+        await users.register_farmer(
+            session, user, name=name, phone="13800000000", village_id=village.id
+        )
     merchant = await users.ensure_user(session, 405)
     await users.set_language(session, merchant, "en")
     await users.register_merchant(session, merchant, company="Yunnan Beans", contact="13900000000")
     await session.commit()
-    chats = {name: emulator.user(tid, language_code=lang) for name, (tid, lang, _v) in
-             people.items()}
+    chats = {
+        name: emulator.user(tid, language_code=lang) for name, (tid, lang, _v) in people.items()
+    }
     chats["merchant"] = emulator.user(405, language_code="en")
     return chats
 
@@ -46,8 +53,8 @@ async def _coordinator(emulator: BotApiEmulator) -> UserChat:
 
 
 async def test_broadcast_to_a_village_with_a_version_per_language(
-        emulator: BotApiEmulator, running_bot: BotRunner, villages: list[Village],
-        session: AsyncSession) -> None:
+    emulator: BotApiEmulator, running_bot: BotRunner, villages: list[Village], session: AsyncSession
+) -> None:
     people = await _people(session, emulator, villages)
     coordinator = await _coordinator(emulator)
     await coordinator.send("/broadcast")
@@ -82,8 +89,8 @@ async def test_broadcast_to_a_village_with_a_version_per_language(
 
 
 async def test_photo_broadcast_to_merchants(
-        emulator: BotApiEmulator, running_bot: BotRunner, villages: list[Village],
-        session: AsyncSession) -> None:
+    emulator: BotApiEmulator, running_bot: BotRunner, villages: list[Village], session: AsyncSession
+) -> None:
     people = await _people(session, emulator, villages)
     coordinator = await _coordinator(emulator)
     await coordinator.send("/broadcast")
@@ -101,8 +108,8 @@ async def test_photo_broadcast_to_merchants(
 
 
 async def test_bad_input_while_writing_a_broadcast(
-        emulator: BotApiEmulator, running_bot: BotRunner, villages: list[Village],
-        session: AsyncSession) -> None:
+    emulator: BotApiEmulator, running_bot: BotRunner, villages: list[Village], session: AsyncSession
+) -> None:
     await _people(session, emulator, villages)
     coordinator = await _coordinator(emulator)
     await coordinator.send("/broadcast")
@@ -121,8 +128,10 @@ async def test_bad_input_while_writing_a_broadcast(
     await coordinator.receive_until(lambda m: "Send it now" in m.text)
     await coordinator.press("🕒 Schedule")
     await coordinator.receive()
-    for typed, reason in [("tomorrow", "could not read that date"),
-                          ("2020-01-01 09:00", "already passed")]:
+    for typed, reason in [
+        ("tomorrow", "could not read that date"),
+        ("2020-01-01 09:00", "already passed"),
+    ]:
         await coordinator.send(typed)
         assert reason in (await coordinator.receive()).text
         assert "When should it go out" in (await coordinator.receive()).text
@@ -139,8 +148,12 @@ async def test_nobody_in_the_audience(emulator: BotApiEmulator, running_bot: Bot
 
 
 async def test_a_scheduled_broadcast_fires_after_a_restart(
-        emulator: BotApiEmulator, running_bot: BotRunner, villages: list[Village],
-        session: AsyncSession, settings: Settings) -> None:
+    emulator: BotApiEmulator,
+    running_bot: BotRunner,
+    villages: list[Village],
+    session: AsyncSession,
+    settings: Settings,
+) -> None:
     people = await _people(session, emulator, villages)
     coordinator = await _coordinator(emulator)
     await coordinator.send("/broadcast")
@@ -167,8 +180,8 @@ async def test_a_scheduled_broadcast_fires_after_a_restart(
 
 
 async def test_cancel_a_scheduled_and_a_running_broadcast(
-        emulator: BotApiEmulator, villages: list[Village], session: AsyncSession,
-        settings: Settings) -> None:
+    emulator: BotApiEmulator, villages: list[Village], session: AsyncSession, settings: Settings
+) -> None:
     runner = BotRunner(settings.model_copy(update={"notice_rate": 0.5}))
     await runner.start()
     try:
@@ -206,17 +219,16 @@ async def test_cancel_a_scheduled_and_a_running_broadcast(
         await coordinator.settle(quiet=1.5)
         received = sum(len(people[n].messages) for n in ("li", "wang", "ann", "bo"))
         assert 1 <= received < 4
-        statuses = set(await session.scalars(select(Notice.status).where(
-            Notice.broadcast_id == 2)))
+        statuses = set(await session.scalars(select(Notice.status).where(Notice.broadcast_id == 2)))
         await session.commit()
         assert NoticeStatus.CANCELLED in statuses
     finally:
         await runner.stop()
 
 
-async def test_only_coordinators_broadcast(emulator: BotApiEmulator, running_bot: BotRunner,
-                                           villages: list[Village],
-                                           session: AsyncSession) -> None:
+async def test_only_coordinators_broadcast(
+    emulator: BotApiEmulator, running_bot: BotRunner, villages: list[Village], session: AsyncSession
+) -> None:
     people = await _people(session, emulator, villages)
     for command in ("/broadcast", "/broadcasts"):
         await people["ann"].send(command)

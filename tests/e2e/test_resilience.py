@@ -72,7 +72,9 @@ async def test_dialogue_state_in_redis_survives_a_restart(
 
 
 async def test_blocking_the_bot_is_noticed_and_unblocking_too(
-    emulator: BotApiEmulator, running_bot: BotRunner, villages: list[Village],
+    emulator: BotApiEmulator,
+    running_bot: BotRunner,
+    villages: list[Village],
     session: AsyncSession,
 ) -> None:
     chat = emulator.user(303, language_code="en")

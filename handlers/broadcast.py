@@ -22,11 +22,10 @@ from bot.services.errors import DomainError
 from handlers.access import CoordinatorOnly
 from handlers.callbacks import BroadcastCb, BroadcastCtl
 from handlers.prompts import prompt
-from handlers.registration import mark_answered
 from handlers.routing import RouterRecipe
 from handlers.states import Broadcasting
 from handlers.texts import LANGUAGE_NAMES, domain_problem, is_answer, locale
-from handlers.turn import Turn
+from handlers.turn import Turn, mark_answered
 
 router = RouterRecipe("broadcast")
 coordinator = CoordinatorOnly()

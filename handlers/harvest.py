@@ -24,7 +24,6 @@ from handlers import keyboards as kb
 from handlers.callbacks import ChoiceCb, SummaryCb
 from handlers.common import show_menu
 from handlers.prompts import prompt
-from handlers.registration import mark_answered
 from handlers.routing import RouterRecipe
 from handlers.states import Harvest
 from handlers.texts import (
@@ -39,7 +38,7 @@ from handlers.texts import (
     quantity_problem,
     variety_label,
 )
-from handlers.turn import Turn
+from handlers.turn import Turn, mark_answered
 
 router = RouterRecipe("harvest")
 

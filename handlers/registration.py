@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from aiogram import Bot, F
-from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import CallbackQuery, Message, ReplyKeyboardRemove
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
@@ -17,19 +16,9 @@ from handlers.prompts import ask_current, prompt
 from handlers.routing import RouterRecipe
 from handlers.states import Registration
 from handlers.texts import LANGUAGE_NAMES, domain_problem, is_answer
-from handlers.turn import Turn
+from handlers.turn import Turn, mark_answered
 
 router = RouterRecipe("registration")
-
-
-async def mark_answered(callback: CallbackQuery, text: str) -> None:
-    """Replace a question's buttons with the answer given, so old buttons cannot be pressed."""
-    await callback.answer()
-    if isinstance(callback.message, Message):
-        try:
-            await callback.message.edit_text(text, reply_markup=None)
-        except TelegramBadRequest:
-            pass
 
 
 async def begin_registration(turn: Turn, village_id: int | None = None) -> None:

@@ -13,10 +13,9 @@ from bot.services import harvests
 from bot.services.errors import DomainError
 from handlers import keyboards as kb
 from handlers.callbacks import ReportCb
-from handlers.registration import mark_answered
 from handlers.routing import RouterRecipe
 from handlers.texts import MENU_REPORTS, domain_problem, is_menu, report_line
-from handlers.turn import Turn
+from handlers.turn import Turn, mark_answered
 
 router = RouterRecipe("reports")
 SHOWN = 10

@@ -94,18 +94,6 @@ def status_label(status: ReportStatus) -> str:
     }[status]
 
 
-def role_label(role: Role | None) -> str:
-    return (
-        {
-            Role.FARMER: _("Farmer"),
-            Role.MERCHANT: _("Merchant"),
-            Role.COORDINATOR: _("Coordinator"),
-        }.get(role, _("not chosen"))
-        if role
-        else _("not chosen")
-    )
-
-
 def draft_summary(draft: HarvestDraft) -> str:
     loc = locale()
     lines = [

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiogram import BaseMiddleware, Bot
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.fsm.context import FSMContext
-from aiogram.types import Message, TelegramObject
+from aiogram.types import CallbackQuery, Message, TelegramObject
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.models import User
@@ -48,3 +49,13 @@ class TurnMiddleware(BaseMiddleware):
         if user is not None and state is not None and chat_id is not None:
             data["turn"] = Turn(data["bot"], chat_id, state, user, data["session"])
         return await handler(event, data)
+
+
+async def mark_answered(callback: CallbackQuery, text: str) -> None:
+    """Replace a question's buttons with the answer given, so old buttons cannot be pressed."""
+    await callback.answer()
+    if isinstance(callback.message, Message):
+        try:
+            await callback.message.edit_text(text, reply_markup=None)
+        except TelegramBadRequest:
+            pass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 
@@ -9,9 +10,9 @@ from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
 from aiogram.fsm.storage.memory import SimpleEventIsolation
-from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import BotCommand, BotCommandScopeChat
 from aiogram.utils.i18n import I18n
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -20,6 +21,8 @@ from bot.config import SHIPPED_LOCALES, Settings
 from bot.db import make_engine, make_sessionmaker
 from bot.i18n import N_, make_i18n
 from bot.middlewares import DbSessionMiddleware, UserI18nMiddleware
+from bot.notice_dispatcher import DispatcherOptions, NoticeDispatcher
+from bot.scheduler import Scheduler
 from bot.services import coordination
 from bot.storage import SqlAlchemyStorage
 
@@ -34,8 +37,29 @@ class App:
     i18n: I18n
     bot: Bot
     dp: Dispatcher
+    notices: NoticeDispatcher
+    scheduler: Scheduler
+
+    async def start_background(self) -> None:
+        """Notice delivery and timed jobs run beside polling, started and stopped with it."""
+        await self.notices.start()
+        await self.scheduler.start()
+
+    async def stop_background(self) -> None:
+        await self.drain_updates()
+        await self.scheduler.stop()
+        await self.notices.stop()
+
+    async def drain_updates(self, timeout: float = 10) -> None:
+        """Let updates already being handled finish before their resources close (a Redis
+        lock left held would stall that chat for a minute after a restart)."""
+        # aiogram keeps no public handle on these tasks; its set is the only way to wait.
+        running = set(getattr(self.dp, "_handle_update_tasks", ()))
+        if running:
+            await asyncio.wait(running, timeout=timeout)
 
     async def close(self) -> None:
+        await self.stop_background()
         await self.dp.storage.close()
         await self.dp.fsm.events_isolation.close()
         await self.bot.session.close()
@@ -67,11 +91,26 @@ def build_app(settings: Settings) -> App:
     i18n = make_i18n(settings.locales_dir, settings.default_locale)
     storage, isolation = _storage(settings, sessionmaker)
     dp = Dispatcher(storage=storage, events_isolation=isolation)
-    dp.update.outer_middleware(DbSessionMiddleware(sessionmaker, settings, i18n))
+    bot = make_bot(settings)
+    notices = NoticeDispatcher(
+        bot,
+        sessionmaker,
+        i18n,
+        DispatcherOptions(rate=settings.notice_rate, chat_interval=settings.notice_chat_interval),
+        progress_view=handlers.progress_view,
+    )
+    scheduler = Scheduler(sessionmaker, on_notices=notices.wake)
+    dp.update.outer_middleware(
+        DbSessionMiddleware(sessionmaker, settings, i18n, after_commit=notices.wake)
+    )
     UserI18nMiddleware(i18n).setup(dp)
     handlers.setup(dp)
     dp["i18n"] = i18n
-    return App(settings, engine, sessionmaker, i18n, make_bot(settings), dp)
+    dp["scheduler"] = scheduler
+    app = App(settings, engine, sessionmaker, i18n, bot, dp, notices, scheduler)
+    dp.startup.register(app.start_background)
+    dp.shutdown.register(app.stop_background)
+    return app
 
 
 COMMANDS = [

@@ -50,13 +50,13 @@ class App:
         await self.scheduler.stop()
         await self.notices.stop()
 
-    async def drain_updates(self, timeout: float = 10) -> None:
+    async def drain_updates(self, wait_s: float = 10) -> None:
         """Let updates already being handled finish before their resources close (a Redis
         lock left held would stall that chat for a minute after a restart)."""
         # aiogram keeps no public handle on these tasks; its set is the only way to wait.
         running = set(getattr(self.dp, "_handle_update_tasks", ()))
         if running:
-            await asyncio.wait(running, timeout=timeout)
+            await asyncio.wait(running, timeout=wait_s)
 
     async def close(self) -> None:
         await self.stop_background()
@@ -110,6 +110,9 @@ def build_app(settings: Settings) -> App:
     app = App(settings, engine, sessionmaker, i18n, bot, dp, notices, scheduler)
     dp.startup.register(app.start_background)
     dp.shutdown.register(app.stop_background)
+    # aiogram registers fsm.close as its first shutdown handler; in-flight updates must finish
+    # (and release their locks) before it closes the storage, so ours runs first.
+    dp.shutdown.handlers.insert(0, dp.shutdown.handlers.pop())
     return app
 
 

@@ -4,9 +4,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, func, literal, select, update
+from sqlalchemy import CursorResult, Select, func, literal, select, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,7 +15,12 @@ from bot.models import Notice, NoticeStatus, User, utcnow
 
 
 def _insert(session: AsyncSession) -> Any:
-    return pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    bind = session.get_bind()
+    return pg_insert if bind.dialect.name == "postgresql" else sqlite_insert
+
+
+def _rowcount(result: Any) -> int:
+    return int(cast(CursorResult[Any], result).rowcount or 0)
 
 
 async def enqueue(
@@ -44,13 +49,12 @@ async def enqueue(
         )
         .on_conflict_do_nothing(index_elements=["dedup_key"])
     )
-    result = await session.execute(statement)
-    return bool(result.rowcount)
+    return _rowcount(await session.execute(statement)) > 0
 
 
 async def enqueue_for(
     session: AsyncSession,
-    recipients: Select[tuple[int]],
+    recipients: Select[Any],
     kind: str,
     payload: dict[str, Any],
     dedup_prefix: str,
@@ -71,7 +75,7 @@ async def enqueue_for(
         literal(0),
         literal(now, Notice.__table__.c.next_attempt_at.type),
         literal(now, Notice.__table__.c.created_at.type),
-    )
+    ).where(true())  # SQLite needs a WHERE before ON CONFLICT in INSERT ... SELECT
     statement = (
         _insert(session)(Notice)
         .from_select(
@@ -90,8 +94,7 @@ async def enqueue_for(
         )
         .on_conflict_do_nothing(index_elements=["dedup_key"])
     )
-    result = await session.execute(statement)
-    return int(result.rowcount or 0)
+    return _rowcount(await session.execute(statement))
 
 
 async def mark_blocked(session: AsyncSession, user_id: int) -> int:
@@ -105,4 +108,4 @@ async def mark_blocked(session: AsyncSession, user_id: int) -> int:
         )
         .values(status=NoticeStatus.DROPPED, last_error="blocked by the user", lease_until=None)
     )
-    return int(result.rowcount or 0)
+    return _rowcount(result)

@@ -52,6 +52,16 @@ async def _coordinator(emulator: BotApiEmulator) -> UserChat:
     return chat
 
 
+async def _compose(coordinator: UserChat, audience: str, text: str) -> None:
+    """/broadcast to a one-tap audience with a text, up to the send-or-schedule question."""
+    await coordinator.send("/broadcast")
+    await coordinator.receive()
+    await coordinator.press(audience)
+    await coordinator.receive_until(lambda m: "send the announcement" in m.text)
+    await coordinator.send(text)
+    await coordinator.receive_until(lambda m: "Send it now" in m.text)
+
+
 async def test_broadcast_to_a_village_with_a_version_per_language(
     emulator: BotApiEmulator, running_bot: BotRunner, villages: list[Village], session: AsyncSession
 ) -> None:
@@ -156,12 +166,7 @@ async def test_a_scheduled_broadcast_fires_after_a_restart(
 ) -> None:
     people = await _people(session, emulator, villages)
     coordinator = await _coordinator(emulator)
-    await coordinator.send("/broadcast")
-    await coordinator.receive()
-    await coordinator.press("Farmers (4)")
-    await coordinator.receive_until(lambda m: "send the announcement" in m.text)
-    await coordinator.send("Prices go up tomorrow")
-    await coordinator.receive_until(lambda m: "Send it now" in m.text)
+    await _compose(coordinator, "Farmers (4)", "Prices go up tomorrow")
     await coordinator.press("🕒 Schedule")
     await coordinator.receive()
     when = datetime.now(UTC) + timedelta(seconds=4)
@@ -187,12 +192,7 @@ async def test_cancel_a_scheduled_and_a_running_broadcast(
     try:
         people = await _people(session, emulator, villages)
         coordinator = await _coordinator(emulator)
-        await coordinator.send("/broadcast")
-        await coordinator.receive()
-        await coordinator.press("Everyone (6)")
-        await coordinator.receive_until(lambda m: "send the announcement" in m.text)
-        await coordinator.send("Slow news")
-        await coordinator.receive_until(lambda m: "Send it now" in m.text)
+        await _compose(coordinator, "Everyone (6)", "Slow news")
         await coordinator.press("🕒 Schedule")
         await coordinator.receive()
         await coordinator.send("2099-01-01 09:00")
@@ -205,12 +205,7 @@ async def test_cancel_a_scheduled_and_a_running_broadcast(
         await coordinator.send("/broadcasts")
         assert "No announcement" in (await coordinator.receive()).text
 
-        await coordinator.send("/broadcast")
-        await coordinator.receive()
-        await coordinator.press("Farmers (4)")
-        await coordinator.receive_until(lambda m: "send the announcement" in m.text)
-        await coordinator.send("Fast news")
-        await coordinator.receive_until(lambda m: "Send it now" in m.text)
+        await _compose(coordinator, "Farmers (4)", "Fast news")
         await coordinator.press("📤 Send now")
         progress = await coordinator.receive_until(lambda m: "Preparing" in m.text)
         await coordinator.wait_for(lambda c: "1 of 4 sent" in progress.text, timeout=10)

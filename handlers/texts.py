@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable
 
 from aiogram.types import Message
@@ -166,23 +167,24 @@ def quantity_problem(exc: QuantityRejected) -> str:
     return texts[exc.problem]
 
 
-def _report_status(value: object) -> str:
-    """A report status's label; other reasons' `status` details (a merchant's) pass through,
-    since every entry of `domain_problem` is rendered."""
-    try:
-        return status_label(ReportStatus(str(value)))
-    except ValueError:
-        return str(value)
-
-
 def domain_problem(exc: DomainError) -> str:
-    """A rule's refusal, in the user's words."""
+    """A rule's refusal, in the user's words; only the matching text is rendered."""
     d = exc.details
-    texts = {
+    if exc.reason == "report_not_withdrawable":
+        return _("This report can no longer be withdrawn: it is {status}.").format(
+            status=status_label(ReportStatus(str(d.get("status", "sold"))))
+        )
+    if exc.reason == "already_coordinator":
+        if "telegram_id" in d:
+            return _("{id} is a coordinator already.").format(id=d["telegram_id"])
+        return _("You are a coordinator already.")
+    if exc.reason == "merchant_decided":
+        if d.get("status") == "approved":
+            return _("This merchant was already approved.")
+        return _("This merchant was already turned down.")
+    templates = {
         "name_invalid": _("That does not look like a name. Please type letters."),
-        "name_too_long": _("That is too long (at most {limit} characters).").format(
-            limit=d.get("limit", "")
-        ),
+        "name_too_long": _("That is too long (at most {limit} characters)."),
         "phone_invalid": _("That does not look like a phone number."),
         "contact_not_own": _(
             "That is someone else's contact. Please share your own number with the button "
@@ -190,26 +192,16 @@ def domain_problem(exc: DomainError) -> str:
         ),
         "contact_invalid": _(
             "Please type a phone number or WeChat ID (at most {limit} characters)."
-        ).format(limit=d.get("limit", "")),
+        ),
         "village_unknown": _("That village is not in the programme any more. Please choose again."),
         "unreadable": _("I could not read a percentage there."),
-        "out_of_range": _("Moisture must be between {low}% and {high}%.").format(
-            low=d.get("low", ""), high=d.get("high", "")
-        ),
+        "out_of_range": _("Moisture must be between {low}% and {high}%."),
         "too_precise": _("Please use at most one decimal, like 12.5."),
         "report_not_found": _("That report was not found."),
-        "report_not_withdrawable": _(
-            "This report can no longer be withdrawn: it is {status}."
-        ).format(status=_report_status(d.get("status", "sold"))),
         "not_farmer": _("Only registered farmers can do that. Send /start to register."),
-        "already_coordinator": _("{id} is a coordinator already.").format(id=d["telegram_id"])
-        if "telegram_id" in d
-        else _("You are a coordinator already."),
         "not_allowed": _("Sorry, only coordinators can do that."),
         "broadcast_empty": _("An announcement needs some text, or a photo."),
-        "broadcast_too_long": _(
-            "That is too long for one message (at most {limit} characters)."
-        ).format(limit=d.get("limit", "")),
+        "broadcast_too_long": _("That is too long for one message (at most {limit} characters)."),
         "schedule_in_past": _("That time has already passed. Please choose a later one."),
         "schedule_unreadable": _(
             "I could not read that date and time. Please write it like 2026-12-01 09:00."
@@ -217,30 +209,25 @@ def domain_problem(exc: DomainError) -> str:
         "broadcast_not_found": _("That announcement was not found."),
         "broadcast_not_active": _("That announcement is finished or cancelled already."),
         "merchant_not_found": _("That merchant was not found."),
-        "merchant_decided": _("This merchant was already approved.")
-        if d.get("status") == "approved"
-        else _("This merchant was already turned down."),
         "reason_empty": _("Please type the reason: the merchant will read it."),
-        "reason_too_long": _("That is too long (at most {limit} characters).").format(
-            limit=d.get("limit", "")
-        ),
+        "reason_too_long": _("That is too long (at most {limit} characters)."),
         "village_name_empty": _("Please type the village's name."),
-        "village_name_too_long": _("That is too long (at most {limit} characters).").format(
-            limit=d.get("limit", "")
-        ),
-        "village_exists": _("There is a village called {name} already.").format(
-            name=d.get("name", "")
-        ),
+        "village_name_too_long": _("That is too long (at most {limit} characters)."),
+        "village_exists": _("There is a village called {name} already."),
         "user_not_found": _(
             "Nobody with the Telegram id {id} has used this bot yet. Ask them to send /start "
             "to the bot first, then promote them."
-        ).format(id=d.get("telegram_id", "")),
+        ),
         "telegram_id_invalid": _(
             "That is not a Telegram user id. It is a number like 123456789: the person can "
             "see theirs in Telegram, for example with @userinfobot."
         ),
     }
-    return texts.get(exc.reason, _("That did not work. Please try again."))
+    template = templates.get(exc.reason)
+    if template is None:
+        return _("That did not work. Please try again.")
+    values = defaultdict(str, {**d, "id": d.get("telegram_id", "")})
+    return template.format_map(values)
 
 
 def help_text(user: User) -> str:

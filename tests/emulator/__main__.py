@@ -15,6 +15,7 @@ async def _serve(args: argparse.Namespace) -> None:
         port=args.port,
         auto_register=True,
         control_api=True,
+        latency=args.latency_ms / 1000,
     )
     for spec in args.user:
         user_id, _, name = spec.partition(":")
@@ -40,6 +41,9 @@ def main() -> None:
     parser.add_argument("--token", default=None, help="only accept this bot token")
     parser.add_argument(
         "--user", action="append", default=[], help="pre-register a user as ID[:first_name]"
+    )
+    parser.add_argument(
+        "--latency-ms", type=float, default=0, help="delay every Bot API call, like a far Telegram"
     )
     args = parser.parse_args()
     try:

@@ -12,6 +12,7 @@ Tests act as users through :meth:`BotApiEmulator.user` (see ``client.UserChat``)
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import mimetypes
@@ -366,6 +367,7 @@ class _CallbackState:
     chat: UserChat
     message: BotMessage | None
     answer: JSON | None = None
+    created: float = 0.0
 
 
 Handler = Callable[[JSON], Any]
@@ -385,6 +387,8 @@ class BotApiEmulator:
         port: int = 0,
         auto_register: bool = False,
         control_api: bool = False,
+        latency: float = 0.0,
+        callback_ttl: float | None = None,
     ) -> None:
         self.token = token
         self.bot_username = bot_username
@@ -395,6 +399,10 @@ class BotApiEmulator:
         """Unknown positive chat ids become users instead of "chat not found"."""
         self.control_api = control_api
         """Expose /_emu/... HTTP routes to drive users (sandbox mode)."""
+        self.latency = latency
+        """Seconds added to every Bot API call before it is handled: Telegram is 50-150 ms away."""
+        self.callback_ttl = callback_ttl
+        """Seconds a callback query stays answerable (Telegram: about 15); None = forever."""
         self.bot_id = self._token_id(token) if token else 7000000001
         self._seen_token = token
         self._bot_from: JSON = {}
@@ -792,6 +800,9 @@ class BotApiEmulator:
             return self._error_response(err)
         canonical, handler, async_handler = entry
         key = canonical.lower()
+        if self.latency > 0 and key != "getupdates":
+            await asyncio.sleep(self.latency)
+            now = time.monotonic()
         record = CallRecord(canonical, {}, now, None)
         self.calls.append(record)
         try:
@@ -1590,6 +1601,8 @@ class BotApiEmulator:
         state = self._callbacks.get(query_id)
         if state is None or state.answer is not None:
             raise ApiError(400, QUERY_INVALID)
+        if self.callback_ttl is not None and time.monotonic() - state.created > self.callback_ttl:
+            raise ApiError(400, QUERY_INVALID)
         answer = {k: v for k, v in p.items()}
         state.answer = answer
         state.chat.callback_answers.append(answer)
@@ -1598,7 +1611,12 @@ class BotApiEmulator:
 
     def register_callback(self, query_id: str, chat: UserChat, message: BotMessage | None) -> None:
         """Make ``query_id`` answerable (used by UserChat.press)."""
-        self._callbacks[query_id] = _CallbackState(chat, message)
+        self._callbacks[query_id] = _CallbackState(chat, message, created=time.monotonic())
+
+    def expire_callbacks(self) -> None:
+        """Make every callback query pressed so far too old to answer, as after a backlog."""
+        for state in self._callbacks.values():
+            state.created = float("-inf")
 
     @staticmethod
     def _commands_key(scope: Any, language_code: Any) -> tuple[str, str]:

@@ -29,6 +29,8 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     (it fails at once instead of waiting), so transactions start with BEGIN IMMEDIATE and wait
     on busy_timeout; WAL lets readers outside transactions go on meanwhile.
     """
+    # Errors name their SQL but never its values (phone numbers, names) in logs.
+    kwargs.setdefault("hide_parameters", True)
     if is_sqlite(url):
         kwargs.setdefault("connect_args", {"timeout": 30})
     engine = create_async_engine(url, **kwargs)

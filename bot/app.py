@@ -22,7 +22,7 @@ from bot.db import make_engine, make_sessionmaker
 from bot.i18n import N_, make_i18n
 from bot.middlewares import DbSessionMiddleware, UserI18nMiddleware
 from bot.notice_dispatcher import DispatcherOptions, NoticeDispatcher
-from bot.scheduler import Scheduler
+from bot.scheduler import Retention, Scheduler
 from bot.services import coordination
 from bot.storage import SqlAlchemyStorage
 
@@ -99,7 +99,9 @@ def build_app(settings: Settings) -> App:
         DispatcherOptions(rate=settings.notice_rate, chat_interval=settings.notice_chat_interval),
         progress_view=handlers.progress_view,
     )
-    scheduler = Scheduler(sessionmaker, on_notices=notices.wake)
+    scheduler = Scheduler(
+        sessionmaker, on_notices=notices.wake, retention=Retention.from_settings(settings)
+    )
     dp.update.outer_middleware(
         DbSessionMiddleware(sessionmaker, settings, i18n, after_commit=notices.wake)
     )

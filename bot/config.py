@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     polling_timeout: int = 30
     notice_rate: float = Field(default=30.0, gt=0, le=1000)
     notice_chat_interval: float = Field(default=1.0, ge=0)
+    notice_retention_days: int = Field(default=30, ge=1)
+    update_retention_days: int = Field(default=2, ge=1)
 
     @field_validator("coordinator_ids", mode="before")
     @classmethod

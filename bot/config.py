@@ -23,6 +23,7 @@ class Settings(BaseSettings):
 
     bot_token: str = ""
     database_url: str = "sqlite+aiosqlite:///farmgate.db"
+    database_pool_size: int = Field(default=10, ge=3)
     telegram_api_url: str = "https://api.telegram.org"
     coordinator_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     timezone: str = "Asia/Shanghai"

@@ -73,6 +73,4 @@ def redact_logging(secrets: Iterable[str], fmt: str | None = None) -> None:
     masked = list(secrets)
     for handler in logging.getLogger().handlers:
         current = handler.formatter
-        handler.setFormatter(
-            RedactingFormatter(masked, fmt or (current._fmt if current else None))
-        )
+        handler.setFormatter(RedactingFormatter(masked, fmt or (current._fmt if current else None)))

@@ -48,7 +48,7 @@ class Scheduler:
         self,
         sessionmaker: async_sessionmaker[AsyncSession],
         on_notices: Callable[[], None] = lambda: None,
-        retention: Retention = Retention(),  # noqa: B008 (frozen, so shared safely)
+        retention: Retention = Retention(),
     ) -> None:
         self.sessionmaker = sessionmaker
         self.on_notices = on_notices
@@ -67,9 +67,7 @@ class Scheduler:
             id="resync",
             next_run_time=utcnow(),
         )
-        self.aps.add_job(
-            self.prune, "interval", seconds=PRUNE_EVERY.total_seconds(), id="prune"
-        )
+        self.aps.add_job(self.prune, "interval", seconds=PRUNE_EVERY.total_seconds(), id="prune")
 
     async def stop(self) -> None:
         if self.aps.running:
@@ -111,9 +109,7 @@ class Scheduler:
         """Delete finished notices and handled update ids older than their retention."""
         now = utcnow()
         counts = {
-            "notices": await self._prune_all(
-                retention.prune_notices, now - self.retention.notices
-            ),
+            "notices": await self._prune_all(retention.prune_notices, now - self.retention.notices),
             "update_ids": await self._prune_all(
                 retention.prune_update_ids, now - self.retention.update_ids
             ),

@@ -47,9 +47,7 @@ async def prune_notices(session: AsyncSession, before: datetime, limit: int = BA
 async def prune_update_ids(session: AsyncSession, before: datetime, limit: int = BATCH) -> int:
     """Delete up to `limit` handled update ids recorded before `before`; returns how many."""
     old = (
-        select(ProcessedUpdate.update_id)
-        .where(ProcessedUpdate.processed_at < before)
-        .limit(limit)
+        select(ProcessedUpdate.update_id).where(ProcessedUpdate.processed_at < before).limit(limit)
     )
     result = await session.execute(
         delete(ProcessedUpdate)

@@ -132,4 +132,5 @@ async def test_a_built_wheel_installs_and_the_bot_answers(
             process.terminate()
         _, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
     assert process.returncode == 0, stderr.decode()
+    assert TOKEN.split(":")[1] not in stderr.decode()  # its log lines never show the token
     assert _package_files(site) == installed  # nothing written into the installation

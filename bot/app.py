@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass
 
-from aiogram import Bot, Dispatcher
+from aiogram import Bot
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
@@ -18,11 +17,12 @@ from aiogram.utils.i18n import I18n
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.config import SHIPPED_LOCALES, Settings
-from bot.db import make_engine, make_sessionmaker
+from bot.db import make_engine, make_sessionmaker, update_concurrency
 from bot.i18n import N_, make_i18n
 from bot.middlewares import DbSessionMiddleware, UserI18nMiddleware
 from bot.notice_dispatcher import DispatcherOptions, NoticeDispatcher
-from bot.scheduler import Scheduler
+from bot.polling import UpdateDispatcher
+from bot.scheduler import Retention, Scheduler
 from bot.services import coordination
 from bot.storage import SqlAlchemyStorage
 
@@ -36,7 +36,7 @@ class App:
     sessionmaker: async_sessionmaker[AsyncSession]
     i18n: I18n
     bot: Bot
-    dp: Dispatcher
+    dp: UpdateDispatcher
     notices: NoticeDispatcher
     scheduler: Scheduler
 
@@ -46,17 +46,9 @@ class App:
         await self.scheduler.start()
 
     async def stop_background(self) -> None:
-        await self.drain_updates()
+        await self.dp.drain()
         await self.scheduler.stop()
         await self.notices.stop()
-
-    async def drain_updates(self, wait_s: float = 10) -> None:
-        """Let updates already being handled finish before their resources close (a Redis
-        lock left held would stall that chat for a minute after a restart)."""
-        # aiogram keeps no public handle on these tasks; its set is the only way to wait.
-        running = set(getattr(self.dp, "_handle_update_tasks", ()))
-        if running:
-            await asyncio.wait(running, timeout=wait_s)
 
     async def close(self) -> None:
         await self.stop_background()
@@ -86,11 +78,14 @@ def _storage(
 def build_app(settings: Settings) -> App:
     import handlers
 
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, pool_size=settings.database_pool_size)
     sessionmaker = make_sessionmaker(engine)
     i18n = make_i18n(settings.locales_dir, settings.default_locale)
     storage, isolation = _storage(settings, sessionmaker)
-    dp = Dispatcher(storage=storage, events_isolation=isolation)
+    # Drains in-flight updates before aiogram closes the storage (bot.polling).
+    dp = UpdateDispatcher(
+        storage=storage, events_isolation=isolation, update_limit=update_concurrency(engine)
+    )
     bot = make_bot(settings)
     notices = NoticeDispatcher(
         bot,
@@ -99,7 +94,9 @@ def build_app(settings: Settings) -> App:
         DispatcherOptions(rate=settings.notice_rate, chat_interval=settings.notice_chat_interval),
         progress_view=handlers.progress_view,
     )
-    scheduler = Scheduler(sessionmaker, on_notices=notices.wake)
+    scheduler = Scheduler(
+        sessionmaker, on_notices=notices.wake, retention=Retention.from_settings(settings)
+    )
     dp.update.outer_middleware(
         DbSessionMiddleware(sessionmaker, settings, i18n, after_commit=notices.wake)
     )
@@ -110,9 +107,6 @@ def build_app(settings: Settings) -> App:
     app = App(settings, engine, sessionmaker, i18n, bot, dp, notices, scheduler)
     dp.startup.register(app.start_background)
     dp.shutdown.register(app.stop_background)
-    # aiogram registers fsm.close as its first shutdown handler; in-flight updates must finish
-    # (and release their locks) before it closes the storage, so ours runs first.
-    dp.shutdown.handlers.insert(0, dp.shutdown.handlers.pop())
     return app
 
 

@@ -13,7 +13,12 @@ from pydantic import ValidationError
 
 from bot.config import Settings
 from bot.db import make_engine, make_sessionmaker
+from bot.redaction import redact, redact_logging, safe_url, secrets_of
 from bot.services.errors import DomainError
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+# The secrets of the loaded settings, masked in every line this command prints.
+_secrets: list[str] = []
 
 
 class Fatal(Exception):
@@ -21,7 +26,7 @@ class Fatal(Exception):
 
 
 def fail(message: str) -> NoReturn:
-    print(f"farmgate: {message}", file=sys.stderr)
+    print(redact(f"farmgate: {message}", _secrets), file=sys.stderr)
     raise SystemExit(1)
 
 
@@ -36,7 +41,7 @@ def load_settings() -> Settings:
 
 def _database_problem(settings: Settings, exc: BaseException) -> str:
     return (
-        f"cannot use the database at DATABASE_URL={settings.database_url!r} "
+        f"cannot use the database at DATABASE_URL={safe_url(settings.database_url)!r} "
         f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); "
         "check that it is running and the URL is right"
     )
@@ -157,17 +162,21 @@ COMMANDS = {"run": cmd_run, "db": cmd_db, "village": cmd_village}
 
 def main(argv: list[str] | None = None) -> None:
     args = parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     logging.getLogger("alembic").setLevel(logging.WARNING)
     settings = load_settings()
+    _secrets[:] = secrets_of(settings)
+    redact_logging(_secrets, LOG_FORMAT)
     try:
         COMMANDS[args.command](settings, args)
     except Fatal as exc:
         fail(str(exc))
     except KeyboardInterrupt:
         pass
+    except Exception:
+        # Through logging, so the traceback is masked like every other line.
+        logging.getLogger("farmgate").exception("farmgate %s stopped", args.command)
+        raise SystemExit(1) from None
 
 
 if __name__ == "__main__":

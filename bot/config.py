@@ -13,7 +13,17 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 TOKEN_RE = re.compile(r"^\d{1,20}:[A-Za-z0-9_-]{20,}$")
 SHIPPED_LOCALES = ("zh", "en")
-REPO_ROOT = Path(__file__).resolve().parent.parent
+PACKAGE_DIR = Path(__file__).resolve().parent
+REPO_ROOT = PACKAGE_DIR.parent
+
+
+def default_locales_dir() -> Path:
+    """The checkout's locales/ (the source of truth, compiled on start) when running from a
+    checkout, else the catalogs an installed package carries, compiled when it was built."""
+    checkout = REPO_ROOT / "locales"
+    if any(checkout.glob("*/LC_MESSAGES/*.po")):
+        return checkout
+    return PACKAGE_DIR / "locales"
 
 
 class Settings(BaseSettings):
@@ -23,15 +33,18 @@ class Settings(BaseSettings):
 
     bot_token: str = ""
     database_url: str = "sqlite+aiosqlite:///farmgate.db"
+    database_pool_size: int = Field(default=10, ge=3)
     telegram_api_url: str = "https://api.telegram.org"
     coordinator_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     timezone: str = "Asia/Shanghai"
     default_locale: str = "zh"
     redis_url: str | None = None
-    locales_dir: Path = REPO_ROOT / "locales"
+    locales_dir: Path = Field(default_factory=default_locales_dir)
     polling_timeout: int = 30
     notice_rate: float = Field(default=30.0, gt=0, le=1000)
     notice_chat_interval: float = Field(default=1.0, ge=0)
+    notice_retention_days: int = Field(default=30, ge=1)
+    update_retention_days: int = Field(default=2, ge=1)
 
     @field_validator("coordinator_ids", mode="before")
     @classmethod

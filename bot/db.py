@@ -5,7 +5,8 @@ from __future__ import annotations
 from contextvars import ContextVar
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import QueuePool, event
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -22,13 +23,22 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
-def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
+# Connections a bot process uses beside updates: the notice dispatcher and the scheduler.
+BACKGROUND_CONNECTIONS = 2
+
+
+def make_engine(url: str, pool_size: int | None = None, **kwargs: Any) -> AsyncEngine:
     """Create the async engine; on SQLite every transaction takes the write lock up front.
 
     SQLite cannot upgrade a read transaction to a write one while another writer is active
     (it fails at once instead of waiting), so transactions start with BEGIN IMMEDIATE and wait
     on busy_timeout; WAL lets readers outside transactions go on meanwhile.
     """
+    if pool_size is not None and not _in_memory(url):
+        # A fixed pool (no overflow): its size is what `update_concurrency` bounds updates by.
+        kwargs.update(pool_size=pool_size, max_overflow=0)
+    # Errors name their SQL but never its values (phone numbers, names) in logs.
+    kwargs.setdefault("hide_parameters", True)
     if is_sqlite(url):
         kwargs.setdefault("connect_args", {"timeout": 30})
     engine = create_async_engine(url, **kwargs)
@@ -52,6 +62,23 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+def _in_memory(url: str) -> bool:
+    return is_sqlite(url) and make_url(url).database in (None, "", ":memory:")
+
+
+def update_concurrency(engine: AsyncEngine) -> int:
+    """How many updates the bot handles at once: one database connection each, so as many as
+    the pool holds beside the background work; no update then waits for a connection.
+
+    SQLite takes the same bound: an update holds the write lock only for its own database work
+    (BEGIN IMMEDIATE, waiting on busy_timeout), so a few writers queueing is cheap, while
+    most of an update's time is spent on Telegram.
+    """
+    pool = engine.pool
+    size = pool.size() if isinstance(pool, QueuePool) else 1
+    return max(1, size - BACKGROUND_CONNECTIONS)
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -9,21 +9,38 @@ processes firing the same one start it once.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.models import ProcessedUpdate, utcnow
-from bot.services import broadcasts
+from bot.config import Settings
+from bot.models import utcnow
+from bot.services import broadcasts, retention
 
 log = logging.getLogger(__name__)
 
 RESYNC_EVERY = timedelta(seconds=30)
-KEEP_UPDATE_IDS = timedelta(days=2)  # Telegram redelivers for at most a day
+PRUNE_EVERY = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class Retention:
+    """How long finished notices and handled update ids are kept (NOTICE_RETENTION_DAYS,
+    UPDATE_RETENTION_DAYS). Telegram redelivers an update for at most a day."""
+
+    notices: timedelta = timedelta(days=30)
+    update_ids: timedelta = timedelta(days=2)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Retention:
+        return cls(
+            notices=timedelta(days=settings.notice_retention_days),
+            update_ids=timedelta(days=settings.update_retention_days),
+        )
 
 
 class Scheduler:
@@ -31,9 +48,11 @@ class Scheduler:
         self,
         sessionmaker: async_sessionmaker[AsyncSession],
         on_notices: Callable[[], None] = lambda: None,
+        retention: Retention = Retention(),
     ) -> None:
         self.sessionmaker = sessionmaker
         self.on_notices = on_notices
+        self.retention = retention
         self.aps = AsyncIOScheduler(
             timezone="UTC",
             job_defaults={"misfire_grace_time": None, "coalesce": True, "max_instances": 1},
@@ -48,7 +67,7 @@ class Scheduler:
             id="resync",
             next_run_time=utcnow(),
         )
-        self.aps.add_job(self.prune_update_ids, "interval", hours=1, id="prune-updates")
+        self.aps.add_job(self.prune, "interval", seconds=PRUNE_EVERY.total_seconds(), id="prune")
 
     async def stop(self) -> None:
         if self.aps.running:
@@ -86,10 +105,26 @@ class Scheduler:
             log.info("scheduled broadcast %s started", broadcast_id)
             self.on_notices()
 
-    async def prune_update_ids(self) -> None:
-        async with self.sessionmaker() as session, session.begin():
-            await session.execute(
-                delete(ProcessedUpdate).where(
-                    ProcessedUpdate.processed_at < utcnow() - KEEP_UPDATE_IDS
-                )
-            )
+    async def prune(self) -> dict[str, int]:
+        """Delete finished notices and handled update ids older than their retention."""
+        now = utcnow()
+        counts = {
+            "notices": await self._prune_all(retention.prune_notices, now - self.retention.notices),
+            "update_ids": await self._prune_all(
+                retention.prune_update_ids, now - self.retention.update_ids
+            ),
+        }
+        if any(counts.values()):
+            log.info("pruned %(notices)s notices and %(update_ids)s update ids", counts)
+        return counts
+
+    async def _prune_all(
+        self, prune: Callable[[AsyncSession, datetime, int], Awaitable[int]], before: datetime
+    ) -> int:
+        total = 0
+        while True:
+            async with self.sessionmaker() as session, session.begin():
+                deleted = await prune(session, before, retention.BATCH)
+            total += deleted
+            if deleted < retention.BATCH:
+                return total

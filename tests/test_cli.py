@@ -93,3 +93,26 @@ def test_db_upgrade_and_downgrade(workdir: Path) -> None:
     assert "up to date" in farmgate("db", "upgrade", env=env, cwd=workdir).stdout
     assert farmgate("db", "downgrade", "base", env=env, cwd=workdir).returncode == 0
     assert farmgate("db", "upgrade", env=env, cwd=workdir).returncode == 0
+
+
+def test_unreachable_database_never_prints_its_password(workdir: Path) -> None:
+    env = {
+        "BOT_TOKEN": TOKEN,
+        "DATABASE_URL": "postgresql+asyncpg://farm:hunter2-Secret@127.0.0.1:1/farm",
+    }
+    result = farmgate("run", env=env, cwd=workdir)
+    _one_clear_line(result, "DATABASE_URL", "farm:***@127.0.0.1:1/farm")
+    assert "hunter2" not in result.stderr + result.stdout
+
+
+def test_a_bot_api_error_never_prints_the_token(workdir: Path) -> None:
+    # aiohttp names the whole request URL, /bot<token>/getMe, when the address is invalid.
+    env = {
+        "BOT_TOKEN": TOKEN,
+        "DATABASE_URL": f"sqlite+aiosqlite:///{workdir / 'fg.db'}",
+        "TELEGRAM_API_URL": "http://127.0.0.1:99999",
+    }
+    result = farmgate("run", env=env, cwd=workdir)
+    _one_clear_line(result, "TELEGRAM_API_URL", "/bot***/getMe")
+    secret = TOKEN.split(":")[1]
+    assert secret not in result.stderr + result.stdout

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 from sqlalchemy.engine import Connection
 
 from bot import migrate
+from bot.config import REPO_ROOT
 from bot.db import make_engine
 from bot.models import Base
 from tests.conftest import pg_scratch_database
@@ -58,3 +63,52 @@ def test_sqlite_migrations(tmp_path: Path) -> None:
 def test_postgres_migrations() -> None:
     with pg_scratch_database("farmgate_migrations") as url:
         _roundtrip(url)
+
+
+# Each process imports everything, then waits until all are ready, so their upgrades start
+# together (a file barrier, bounded), and upgrades the database.
+_UPGRADE_TOGETHER = """
+import sys, time
+from pathlib import Path
+from bot import migrate
+from bot.config import REPO_ROOT
+url, barrier, me, count = sys.argv[1], Path(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+(barrier / me).touch()
+deadline = time.monotonic() + 60
+while len(list(barrier.iterdir())) < count and time.monotonic() < deadline:
+    time.sleep(0.001)
+migrate.upgrade(url)
+"""
+
+
+def _upgrade_together(url: str, barrier: Path, count: int = 3) -> None:
+    barrier.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", _UPGRADE_TOGETHER, url, str(barrier), str(i), str(count)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(count)
+    ]
+    outcomes = [(p.wait(timeout=90), p.stderr.read() if p.stderr else "") for p in processes]
+    for process in processes:
+        for stream in (process.stdout, process.stderr):
+            if stream:
+                stream.close()
+    assert [code for code, _ in outcomes] == [0] * count, "\n".join(err for _, err in outcomes)
+    assert _inspect(url, _schema_diff) == []
+    heads = _inspect(url, lambda c: MigrationContext.configure(c).get_current_heads())
+    assert heads == tuple(ScriptDirectory.from_config(migrate.alembic_config(url)).get_heads())
+
+
+def test_postgres_upgrades_started_together_all_succeed(tmp_path: Path) -> None:
+    with pg_scratch_database("farmgate_migrate_race") as url:
+        _upgrade_together(url, tmp_path / "barrier")
+
+
+def test_sqlite_upgrades_started_together_all_succeed(tmp_path: Path) -> None:
+    _upgrade_together(f"sqlite+aiosqlite:///{tmp_path / 'race.db'}", tmp_path / "barrier")

@@ -1,0 +1,79 @@
+"""The Dispatcher the bot polls with: a bound on updates handled at once, and a count of them.
+
+aiogram hands each polled update to a task of its own and keeps no public handle on those
+tasks. This Dispatcher counts the updates it is feeding (`feed_update`, the public entry every
+update passes through, FSM lock included), so shutdown can wait for them before aiogram's
+first shutdown handler closes the dialogue-state storage and its locks. It also polls with a
+`tasks_concurrency_limit` that fits the database pool, so no update waits for a connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from aiogram import Bot, Dispatcher
+from aiogram.types import Update
+
+log = logging.getLogger(__name__)
+
+DRAIN_SECONDS = 10.0
+
+
+class InFlight:
+    """How many updates are being handled now, the most at once, and a wait for none."""
+
+    def __init__(self) -> None:
+        self.now = 0
+        self.peak = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    def enter(self) -> None:
+        self.now += 1
+        self.peak = max(self.peak, self.now)
+        self._idle.clear()
+
+    def leave(self) -> None:
+        self.now -= 1
+        if self.now == 0:
+            self._idle.set()
+
+    async def wait_idle(self, within_s: float) -> bool:
+        """True when no update is in flight any more, False when `within_s` ran out first."""
+        try:
+            await asyncio.wait_for(self._idle.wait(), within_s)
+        except TimeoutError:
+            return False
+        return True
+
+
+class UpdateDispatcher(Dispatcher):
+    """aiogram's Dispatcher with a concurrency limit and a drain before shutdown."""
+
+    def __init__(self, *, update_limit: int | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.update_limit = update_limit
+        self.in_flight = InFlight()
+
+    async def feed_update(self, bot: Bot, update: Update, **kwargs: Any) -> Any:
+        self.in_flight.enter()
+        try:
+            return await super().feed_update(bot, update, **kwargs)
+        finally:
+            self.in_flight.leave()
+
+    async def drain(self, within_s: float = DRAIN_SECONDS) -> None:
+        """Let updates being handled finish (a Redis lock left held stalls that chat)."""
+        if not await self.in_flight.wait_idle(within_s):
+            log.warning("%s updates still running after %.0f s", self.in_flight.now, within_s)
+
+    async def emit_shutdown(self, *args: Any, **kwargs: Any) -> None:
+        # Polling has stopped; updates already taken finish before any resource closes.
+        await self.drain()
+        await super().emit_shutdown(*args, **kwargs)
+
+    async def start_polling(self, *bots: Bot, **kwargs: Any) -> None:
+        kwargs.setdefault("tasks_concurrency_limit", self.update_limit)
+        await super().start_polling(*bots, **kwargs)

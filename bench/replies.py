@@ -51,6 +51,7 @@ USERS = 12
 CONFIRM = "✅ Confirm"
 SAVED = "is saved"
 DEFAULT_PG = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+SCRIPT = str(Path(__file__).resolve())
 
 
 # ---------------------------------------------------------------- the emulator process
@@ -117,7 +118,7 @@ class Emulator:
     async def start(self) -> None:
         self.proc = await asyncio.create_subprocess_exec(
             sys.executable,
-            str(Path(__file__).resolve()),
+            SCRIPT,
             "--emulator",
             "--latency-ms",
             str(self.latency_ms),

@@ -63,26 +63,25 @@ class Replies:
         self.hooks.clear()
         self.callback_answer = CallbackAnswer(answered=False)
 
-    def outgoing(self) -> list[Reply]:
-        """The callback query's answer first (it stops the button's spinner), then the rest."""
+    def answer(self) -> AnswerCallbackQuery | None:
+        """The callback query's answer (with no text it only stops the button's spinner)."""
         answer = self.callback_answer
         if self.callback_query_id is None or answer.disabled:
-            return list(self.queued)
-        method = AnswerCallbackQuery(
+            return None
+        return AnswerCallbackQuery(
             callback_query_id=self.callback_query_id,
             text=answer.text,
             show_alert=answer.show_alert,
             url=answer.url,
             cache_time=answer.cache_time,
         )
-        return [Reply(method), *self.queued]
 
 
 @dataclass
 class RetryPolicy:
     max_retry_after: float = 10.0  # longer waits asked by Telegram give the reply up
     max_waits: int = 3  # RetryAfter honoured at most this often per reply
-    network_retries: int = 2  # network errors and 5xx, after 0.5 s then 1 s
+    network_retries: int = 2  # network errors and 5xx, after 0.5 s, then 1 s
 
 
 class ReplySender:
@@ -97,9 +96,19 @@ class ReplySender:
         self.policy = policy or RetryPolicy()
 
     async def deliver(self, bot: Bot, replies: Replies) -> None:
-        """Send in order; a failed reply is logged and the next one is tried. After 403
-        (the user blocked the bot) nothing more is tried."""
-        for reply in replies.outgoing():
+        """The callback answer beside the messages (it depends on none of them), the messages
+        in order. A failed one is logged and the next one tried; after 403 (the user blocked
+        the bot) nothing more is tried."""
+        method = replies.answer()
+        answering = asyncio.create_task(self._deliver(bot, [Reply(method)])) if method else None
+        try:
+            await self._deliver(bot, replies.queued)
+        finally:
+            if answering is not None:
+                await answering
+
+    async def _deliver(self, bot: Bot, queued: list[Reply]) -> None:
+        for reply in queued:
             try:
                 result = await self._send(bot, reply.method)
             except TelegramForbiddenError as exc:

@@ -7,7 +7,6 @@ router, answers everyone else with "not allowed".
 
 from __future__ import annotations
 
-import logging
 import re
 
 from aiogram import F
@@ -38,7 +37,6 @@ from handlers.texts import (
 )
 from handlers.turn import Turn
 
-log = logging.getLogger(__name__)
 router = RouterRecipe("coordinator")
 
 # One message per waiting merchant; more than this at once floods the chat.

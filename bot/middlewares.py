@@ -1,4 +1,5 @@
-"""Update-level middlewares: one database session per update, locale per user."""
+"""Update-level middlewares: one transaction per update and its replies after it, locale
+per user."""
 
 from __future__ import annotations
 

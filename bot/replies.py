@@ -117,6 +117,9 @@ class ReplySender:
             except TelegramAPIError as exc:
                 log.warning("reply %s not sent: %s", _name(reply), exc)
                 continue
+            except Exception:  # the update is committed: nothing here may fail it
+                log.exception("reply %s not sent", _name(reply))
+                continue
             if reply.on_sent is not None:
                 try:
                     async with self.sessionmaker() as session, session.begin():

@@ -9,21 +9,18 @@ from aiogram import Bot
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
-from aiogram.exceptions import TelegramBadRequest
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
 from aiogram.fsm.storage.memory import SimpleEventIsolation
-from aiogram.types import BotCommand, BotCommandScopeChat
 from aiogram.utils.i18n import I18n
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.config import SHIPPED_LOCALES, Settings
+from bot.config import Settings
 from bot.db import make_engine, make_sessionmaker, update_concurrency
-from bot.i18n import N_, make_i18n
+from bot.i18n import make_i18n
 from bot.middlewares import DbSessionMiddleware, UserI18nMiddleware
 from bot.notice_dispatcher import DispatcherOptions, NoticeDispatcher
 from bot.polling import UpdateDispatcher
 from bot.scheduler import Retention, Scheduler
-from bot.services import coordination
 from bot.storage import SqlAlchemyStorage
 
 log = logging.getLogger(__name__)
@@ -103,6 +100,8 @@ def build_app(settings: Settings) -> App:
     UserI18nMiddleware(i18n).setup(dp)
     handlers.setup(dp)
     dp["i18n"] = i18n
+    dp["settings"] = settings
+    dp["sessionmaker"] = sessionmaker
     dp["scheduler"] = scheduler
     app = App(settings, engine, sessionmaker, i18n, bot, dp, notices, scheduler)
     dp.startup.register(app.start_background)
@@ -110,63 +109,8 @@ def build_app(settings: Settings) -> App:
     return app
 
 
-COMMANDS = [
-    ("start", N_("Start or show the main menu")),
-    ("report", N_("Report a harvest")),
-    ("reports", N_("My harvest reports")),
-    ("profile", N_("My profile")),
-    ("language", N_("Change language")),
-    ("help", N_("Help")),
-    ("cancel", N_("Cancel the current step")),
-]
-
-
-COORDINATOR_COMMANDS = [
-    ("broadcast", N_("Send an announcement")),
-    ("broadcasts", N_("Scheduled and running announcements")),
-    ("approve", N_("Merchants waiting for approval")),
-    ("villages", N_("Villages, deep links and QR codes")),
-    ("promote", N_("Make a user a coordinator")),
-]
-
-
-def command_list(
-    i18n: I18n, locale: str, commands: list[tuple[str, str]] = COMMANDS
-) -> list[BotCommand]:
-    """A command menu in one language."""
-    return [
-        BotCommand(command=command, description=i18n.gettext(msgid, locale=locale))
-        for command, msgid in commands
-    ]
-
-
-async def set_coordinator_commands(bot: Bot, i18n: I18n, telegram_id: int) -> None:
-    """Coordinators see their own tools too, in a menu scoped to their chat."""
-    scope = BotCommandScopeChat(chat_id=telegram_id)
-    for locale in (None, *SHIPPED_LOCALES):
-        commands = command_list(
-            i18n, locale or i18n.default_locale, COMMANDS + COORDINATOR_COMMANDS
-        )
-        await bot.set_my_commands(commands, scope=scope, language_code=locale)
-
-
-async def set_commands(app: App) -> None:
-    """Register the command menu once per shipped language, and the default one."""
-    for locale in SHIPPED_LOCALES:
-        await app.bot.set_my_commands(command_list(app.i18n, locale), language_code=locale)
-    await app.bot.set_my_commands(command_list(app.i18n, app.settings.default_locale))
-    async with app.sessionmaker() as session:
-        known = {user.telegram_id for user in await coordination.coordinators(session)}
-    for telegram_id in sorted(known | app.settings.coordinator_ids):
-        try:
-            await set_coordinator_commands(app.bot, app.i18n, telegram_id)
-        except TelegramBadRequest:  # a configured coordinator who never opened the chat
-            log.info("coordinator %s has no chat with the bot yet", telegram_id)
-
-
 async def run_polling(app: App) -> None:
     await app.bot.delete_webhook(drop_pending_updates=False)
-    await set_commands(app)
     try:
         await app.dp.start_polling(
             app.bot,

@@ -1,15 +1,15 @@
-"""Update-level middlewares: one database session per update, locale per user."""
+"""Update-level middlewares: one transaction per update and its replies after it, locale
+per user."""
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import BaseMiddleware, Bot
 from aiogram.dispatcher.event.bases import UNHANDLED
-from aiogram.exceptions import TelegramAPIError
+from aiogram.methods import SendMessage
 from aiogram.types import TelegramObject, Update
 from aiogram.types import User as TgUser
 from aiogram.utils.i18n import I18n, I18nMiddleware
@@ -20,6 +20,7 @@ from bot.config import Settings
 from bot.db import current_session
 from bot.i18n import pick_locale
 from bot.models import ProcessedUpdate, User
+from bot.replies import Replies, ReplySender, run_hooks
 from bot.services.users import ensure_user
 
 log = logging.getLogger(__name__)
@@ -34,11 +35,16 @@ def user_locale(user: User | None, tg_user: TgUser | None, default: str) -> str:
 
 
 class DbSessionMiddleware(BaseMiddleware):
-    """Opens the update's session, drops redelivered updates, loads the user, commits once.
+    """One transaction per update, then its replies: handle, commit, send.
 
-    The update id is recorded in the same transaction as the handler's changes, so a
-    redelivered update is a no-op and a failed one can be delivered again. Any exception is
-    rolled back and answered with an apology in the user's language: no update ends unhandled.
+    Opens the update's session, drops redelivered updates, loads the user and commits once;
+    the update id is recorded in the same transaction as the handler's changes, so a
+    redelivered update is a no-op and a failed one can be delivered again. Handlers queue
+    their replies (`data["replies"]`, through Turn) and set the callback query's answer on the
+    injected `callback_answer`; both go out after the commit, with the session closed, so no
+    lock is held across a network call and a reply Telegram refuses never undoes the update
+    (bot/replies.py). Any exception is rolled back, its queued replies dropped, and the user
+    gets an apology in their language instead: no update ends unhandled.
     """
 
     def __init__(
@@ -47,16 +53,25 @@ class DbSessionMiddleware(BaseMiddleware):
         settings: Settings,
         i18n: I18n,
         after_commit: Callable[[], None] = lambda: None,
+        sender: ReplySender | None = None,
     ) -> None:
         self.after_commit = after_commit
         self.sessionmaker = sessionmaker
         self.settings = settings
         self.i18n = i18n
+        self.sender = sender or ReplySender(sessionmaker)
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         assert isinstance(event, Update)
         tg_user: TgUser | None = data.get("event_from_user")
         locale = user_locale(None, tg_user, self.settings.default_locale)
+        query = event.callback_query
+        replies = Replies(callback_query_id=query.id if query is not None else None)
+        data["replies"] = replies
+        if query is not None:
+            data["callback_answer"] = replies.callback_answer
+        result: Any = UNHANDLED
+        committed = False
         async with self.sessionmaker() as session:
             token = current_session.set(session)
             try:
@@ -74,40 +89,31 @@ class DbSessionMiddleware(BaseMiddleware):
                 data.update(session=session, user=user, settings=self.settings)
                 result = await handler(event, data)
                 await session.commit()
-                self.after_commit()
-                return result
+                committed = True
             except Exception:
                 log.exception("update %s failed", event.update_id)
                 await session.rollback()
+                replies.drop()
                 chat = data.get("event_chat")
-                await self._apologise(
-                    event,
-                    data.get("bot"),
-                    chat.id if chat else None,
-                    locale,
-                )
-                return UNHANDLED
+                if chat is not None:
+                    replies.add(SendMessage(chat_id=chat.id, text=self._apology(locale)))
+                result = UNHANDLED
             finally:
                 current_session.reset(token)
+        if committed:
+            self.after_commit()
+            await run_hooks(replies.hooks)
+        bot: Bot | None = data.get("bot")
+        if bot is not None:
+            await self.sender.deliver(bot, replies)
+        return result
 
-    async def _apologise(
-        self, event: Update, bot: Bot | None, chat_id: int | None, locale: str
-    ) -> None:
-        if bot is None:
-            return
-        text = self.i18n.gettext(
+    def _apology(self, locale: str) -> str:
+        return self.i18n.gettext(
             "Sorry, something went wrong on our side. Your earlier answers are kept; "
             "please try again.",
             locale=locale,
         )
-        if event.callback_query is not None:
-            with contextlib.suppress(TelegramAPIError):  # it may have been answered already
-                await bot.answer_callback_query(event.callback_query.id)
-        try:
-            if chat_id is not None:
-                await bot.send_message(chat_id, text)
-        except TelegramAPIError:
-            log.warning("could not apologise for update %s", event.update_id)
 
 
 class UserI18nMiddleware(I18nMiddleware):

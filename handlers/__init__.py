@@ -11,11 +11,13 @@ from handlers import (
     coordinator,
     fallback,
     harvest,
+    menus,
     profile,
     registration,
     reports,
 )
 from handlers.broadcast import progress_view
+from handlers.refusals import RefusalMiddleware
 from handlers.turn import TurnMiddleware
 
 __all__ = ["progress_view", "routers", "setup"]
@@ -38,8 +40,13 @@ def routers() -> list[Router]:
 
 
 def setup(dp: Dispatcher) -> None:
+    """Routers, their middlewares, and the command menus registered when polling starts."""
     turn = TurnMiddleware()
+    refusals = RefusalMiddleware()
     dp.message.outer_middleware(turn)
     dp.callback_query.outer_middleware(turn)
     dp.my_chat_member.outer_middleware(turn)
+    dp.message.outer_middleware(refusals)
+    dp.callback_query.outer_middleware(refusals)
     dp.include_routers(*routers())
+    dp.startup.register(menus.set_commands)

@@ -7,10 +7,12 @@ from typing import Any
 from aiogram import F
 from aiogram.filters import Command, Filter
 from aiogram.types import CallbackQuery, Message
+from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import gettext as _
 
 from bot.models import Role, User
 from handlers.routing import RouterRecipe
+from handlers.turn import Turn
 
 COORDINATOR_COMMANDS = ("broadcast", "broadcasts", "approve", "villages", "promote")
 # Callback prefixes of coordinator buttons (the CallbackData prefixes in handlers/callbacks.py).
@@ -25,10 +27,11 @@ class CoordinatorOnly(Filter):
 
 
 @router.message(Command(*COORDINATOR_COMMANDS), ~CoordinatorOnly())
-async def command_not_allowed(message: Message) -> None:
-    await message.answer(_("Sorry, only coordinators can do that."))
+async def command_not_allowed(message: Message, turn: Turn) -> None:
+    await turn.say(_("Sorry, only coordinators can do that."))
 
 
 @router.callback_query(F.data.regexp(rf"^({'|'.join(COORDINATOR_PREFIXES)}):"), ~CoordinatorOnly())
-async def button_not_allowed(callback: CallbackQuery) -> None:
-    await callback.answer(_("Sorry, only coordinators can do that."), show_alert=True)
+async def button_not_allowed(callback: CallbackQuery, callback_answer: CallbackAnswer) -> None:
+    callback_answer.text = _("Sorry, only coordinators can do that.")
+    callback_answer.show_alert = True

@@ -4,13 +4,16 @@ it. Progress is shown live by editing one message (rendered here, edited by the 
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
-from aiogram import Bot, F
+from aiogram import F
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.formatting import format_datetime
@@ -25,7 +28,7 @@ from handlers.prompts import prompt
 from handlers.routing import RouterRecipe
 from handlers.states import Broadcasting
 from handlers.texts import LANGUAGE_NAMES, domain_problem, is_answer, locale
-from handlers.turn import Turn, mark_answered
+from handlers.turn import Turn
 
 router = RouterRecipe("broadcast")
 coordinator = CoordinatorOnly()
@@ -83,7 +86,6 @@ async def ask_audience(turn: Turn) -> None:
 
 @router.callback_query(Broadcasting.audience, BroadcastCb.filter(F.action == "pick"), coordinator)
 async def pick_segment(callback: CallbackQuery, callback_data: BroadcastCb, turn: Turn) -> None:
-    await callback.answer()
     builder = InlineKeyboardBuilder()
     if callback_data.value == "village":
         for village in await villages.list_villages(turn.session):
@@ -106,7 +108,6 @@ async def pick_segment(callback: CallbackQuery, callback_data: BroadcastCb, turn
 
 @router.callback_query(Broadcasting.audience, BroadcastCb.filter(F.action == "back"), coordinator)
 async def back_to_audience(callback: CallbackQuery, turn: Turn) -> None:
-    await callback.answer()
     await ask_audience(turn)
 
 
@@ -114,20 +115,20 @@ async def back_to_audience(callback: CallbackQuery, turn: Turn) -> None:
 async def audience_chosen(callback: CallbackQuery, callback_data: BroadcastCb, turn: Turn) -> None:
     kind, _sep, value = callback_data.value.partition("-")
     if kind not in broadcasts.AUDIENCE_KINDS:
-        await callback.answer()
         await ask_audience(turn)
         return
     audience = Audience(kind, int(value) if kind == "village" else value or None)
     count = await broadcasts.count_audience(turn.session, audience)
     label = await audience_label(turn, audience)
     if count == 0:
-        await callback.answer()
         await turn.say(
             _("Nobody is in that audience yet ({label}). Choose another one.").format(label=label)
         )
         await ask_audience(turn)
         return
-    await mark_answered(callback, _("Audience: {label} ({count})").format(label=label, count=count))
+    await turn.mark_answered(
+        callback, _("Audience: {label} ({count})").format(label=label, count=count)
+    )
     await turn.state.update_data(audience=audience.to_json(), texts={}, photo=None)
     await turn.state.set_state(Broadcasting.content)
     await ask_content(turn)
@@ -152,12 +153,7 @@ async def content_received(message: Message, turn: Turn) -> None:
     photo = message.photo[-1].file_id if message.photo else None
     text = (message.caption if photo else message.text) or ""
     texts = {"": text} if text else {}
-    try:
-        broadcasts.check_content(texts, photo)
-    except DomainError as exc:
-        await turn.say(domain_problem(exc))
-        await ask_content(turn)
-        return
+    broadcasts.check_content(texts, photo)
     await turn.state.update_data(texts=texts, photo=photo)
     await turn.state.set_state(Broadcasting.review)
     await ask_review(turn)
@@ -166,7 +162,7 @@ async def content_received(message: Message, turn: Turn) -> None:
 async def _show_as_sent(turn: Turn, text: str, photo: str | None) -> None:
     """The announcement exactly as a recipient's chat will show it."""
     if photo:
-        await turn.bot.send_photo(turn.chat_id, photo, caption=text or None)
+        await turn.photo(photo, caption=text or None)
     else:
         await turn.say(text)
 
@@ -206,7 +202,6 @@ async def ask_review(turn: Turn) -> None:
 async def ask_version_language(
     callback: CallbackQuery, callback_data: BroadcastCb, turn: Turn
 ) -> None:
-    await callback.answer()
     if callback_data.value not in LANGUAGE_NAMES:
         await ask_review(turn)
         return
@@ -231,46 +226,31 @@ async def version_received(message: Message, turn: Turn) -> None:
     _audience, texts, photo = await _draft(turn)
     code = (await turn.state.get_data()).get("version", "")
     texts[code] = message.text or ""
-    try:
-        broadcasts.check_content(texts, photo)
-    except DomainError as exc:
-        await turn.say(domain_problem(exc))
-        await ask_version(turn)
-        return
+    broadcasts.check_content(texts, photo)
     await turn.state.update_data(texts=texts)
     await turn.state.set_state(Broadcasting.review)
     await ask_review(turn)
 
 
 @router.callback_query(Broadcasting.review, BroadcastCb.filter(F.action == "send"), coordinator)
-async def send_now(callback: CallbackQuery, turn: Turn, bot: Bot) -> None:
+async def send_now(callback: CallbackQuery, turn: Turn) -> None:
     audience, texts, photo = await _draft(turn)
-    await mark_answered(callback, _("Sending…"))
-    progress = await turn.say(_("📣 Preparing the announcement…"))
-    try:
-        broadcast = await broadcasts.create_broadcast(
-            turn.session,
-            turn.user,
-            audience,
-            texts,
-            photo,
-            progress_chat_id=turn.chat_id,
-            progress_message_id=progress.message_id,
-        )
-    except DomainError as exc:
-        await turn.say(domain_problem(exc))
-        await ask_review(turn)
-        return
-    await turn.state.clear()
-    text, markup = progress_view(broadcast, await broadcasts.progress(turn.session, broadcast))
-    await bot.edit_message_text(
-        text, chat_id=turn.chat_id, message_id=progress.message_id, reply_markup=markup
+    broadcast = await broadcasts.create_broadcast(
+        turn.session, turn.user, audience, texts, photo, progress_chat_id=turn.chat_id
     )
+    await turn.state.clear()
+    await turn.mark_answered(callback, _("Sending…"))
+    text, markup = progress_view(broadcast, await broadcasts.progress(turn.session, broadcast))
+    await turn.say(text, markup, on_sent=partial(_progress_message_sent, broadcast.id))
+
+
+async def _progress_message_sent(broadcast_id: int, session: AsyncSession, sent: Message) -> None:
+    """The dispatcher edits this message with live progress from now on."""
+    await broadcasts.set_progress_message(session, broadcast_id, sent.message_id)
 
 
 @router.callback_query(Broadcasting.review, BroadcastCb.filter(F.action == "schedule"), coordinator)
 async def ask_when_pressed(callback: CallbackQuery, turn: Turn) -> None:
-    await callback.answer()
     await turn.state.set_state(Broadcasting.when)
     await ask_when(turn)
 
@@ -291,24 +271,19 @@ async def when_received(
     message: Message, turn: Turn, settings: Settings, scheduler: Scheduler
 ) -> None:
     audience, texts, photo = await _draft(turn)
-    try:
-        when = broadcasts.parse_schedule_time(message.text or "", settings.tz)
-        broadcast = await broadcasts.create_broadcast(
-            turn.session,
-            turn.user,
-            audience,
-            texts,
-            photo,
-            scheduled_at=when,
-            progress_chat_id=turn.chat_id,
-        )
-    except DomainError as exc:
-        await turn.say(domain_problem(exc))
-        await ask_when(turn)
-        return
+    when = broadcasts.parse_schedule_time(message.text or "", settings.tz)
+    broadcast = await broadcasts.create_broadcast(
+        turn.session,
+        turn.user,
+        audience,
+        texts,
+        photo,
+        scheduled_at=when,
+        progress_chat_id=turn.chat_id,
+    )
     await turn.state.clear()
-    await turn.session.commit()  # the job must find the row when it fires
-    scheduler.schedule_broadcast(broadcast.id, when)
+    # The job must find the row when it fires; missed here, the 30 s resync adds it.
+    turn.after_commit(partial(scheduler.schedule_broadcast, broadcast.id, when))
     await turn.say(
         _("🕒 Announcement #{id} is scheduled for {when} ({tz}), to {label}.").format(
             id=broadcast.id,
@@ -321,12 +296,14 @@ async def when_received(
 
 
 @router.callback_query(BroadcastCb.filter(F.action == "cancel"), coordinator)
-async def cancel_draft(callback: CallbackQuery, turn: Turn) -> None:
+async def cancel_draft(
+    callback: CallbackQuery, turn: Turn, callback_answer: CallbackAnswer
+) -> None:
     current = await turn.state.get_state()
     if current is None or not current.startswith(f"{Broadcasting.__name__}:"):
-        await callback.answer(_("This menu has expired."))
+        callback_answer.text = _("This menu has expired.")
         return
-    await mark_answered(callback, _("Cancelled."))
+    await turn.mark_answered(callback, _("Cancelled."))
     await turn.state.clear()
     await turn.say(_("The announcement was not sent."))
 
@@ -390,15 +367,20 @@ async def list_active(message: Message, turn: Turn, settings: Settings) -> None:
 
 @router.callback_query(BroadcastCtl.filter(F.action == "cancel"), coordinator)
 async def cancel_broadcast(
-    callback: CallbackQuery, callback_data: BroadcastCtl, turn: Turn, scheduler: Scheduler
+    callback: CallbackQuery,
+    callback_data: BroadcastCtl,
+    turn: Turn,
+    scheduler: Scheduler,
+    callback_answer: CallbackAnswer,
 ) -> None:
     try:
         broadcast = await broadcasts.cancel_broadcast(turn.session, callback_data.broadcast_id)
     except DomainError as exc:
-        await callback.answer(domain_problem(exc), show_alert=True)
+        callback_answer.text = domain_problem(exc)
+        callback_answer.show_alert = True
         return
-    scheduler.unschedule_broadcast(broadcast.id)
-    await callback.answer(_("Announcement #{id} is cancelled.").format(id=broadcast.id))
+    turn.after_commit(partial(scheduler.unschedule_broadcast, broadcast.id))
+    callback_answer.text = _("Announcement #{id} is cancelled.").format(id=broadcast.id)
     if broadcast.progress_message_id is None:
         await turn.say(
             _("⏹ Announcement #{id} is cancelled; nothing more will be sent.").format(

@@ -7,17 +7,15 @@ router, answers everyone else with "not allowed".
 
 from __future__ import annotations
 
-import logging
 import re
 
-from aiogram import Bot, F
-from aiogram.exceptions import TelegramBadRequest
+from aiogram import F
 from aiogram.filters import Command, CommandObject
 from aiogram.types import BufferedInputFile, CallbackQuery, Message
+from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
-from bot.app import set_coordinator_commands
 from bot.config import Settings
 from bot.formatting import qr_png
 from bot.models import User, Village
@@ -26,6 +24,7 @@ from bot.services.errors import DomainError
 from handlers import keyboards as kb
 from handlers.access import CoordinatorOnly
 from handlers.callbacks import ApprovalCb, VillageAdminCb
+from handlers.menus import coordinator_menus
 from handlers.prompts import prompt
 from handlers.routing import RouterRecipe
 from handlers.states import Coordinating
@@ -38,21 +37,11 @@ from handlers.texts import (
 )
 from handlers.turn import Turn
 
-log = logging.getLogger(__name__)
 router = RouterRecipe("coordinator")
 
 # One message per waiting merchant; more than this at once floods the chat.
 SHOWN_MERCHANTS = 20
 _TELEGRAM_ID = re.compile(r"\d{1,15}")
-
-
-async def _close_card(callback: CallbackQuery, text: str) -> None:
-    """Replace a merchant card's buttons with the outcome, so it cannot be pressed again."""
-    if isinstance(callback.message, Message):
-        try:
-            await callback.message.edit_text(text, reply_markup=None)
-        except TelegramBadRequest:
-            pass
 
 
 def _with_note(card: str, note: str) -> str:
@@ -82,23 +71,31 @@ async def list_pending(message: Message, turn: Turn, settings: Settings) -> None
         await turn.say(merchant_card(merchant, settings), kb.approval(merchant.id))
 
 
-async def _decided_already(callback: CallbackQuery, exc: DomainError) -> None:
+async def _decided_already(
+    callback: CallbackQuery, turn: Turn, callback_answer: CallbackAnswer, exc: DomainError
+) -> None:
+    """An alert, and the card's buttons replaced by the outcome so it cannot be pressed again."""
     problem = domain_problem(exc)
-    await callback.answer(problem, show_alert=True)
+    callback_answer.text = problem
+    callback_answer.show_alert = True
     card = callback.message.text if isinstance(callback.message, Message) else None
-    await _close_card(callback, _with_note(card, problem) if card else problem)
+    await turn.mark_answered(callback, _with_note(card, problem) if card else problem)
 
 
 @router.callback_query(ApprovalCb.filter(F.action == "yes"), CoordinatorOnly())
 async def approve(
-    callback: CallbackQuery, callback_data: ApprovalCb, turn: Turn, settings: Settings
+    callback: CallbackQuery,
+    callback_data: ApprovalCb,
+    turn: Turn,
+    settings: Settings,
+    callback_answer: CallbackAnswer,
 ) -> None:
     try:
         merchant = await coordination.approve_merchant(
             turn.session, turn.user, callback_data.merchant_id
         )
     except DomainError as exc:
-        await _decided_already(callback, exc)
+        await _decided_already(callback, turn, callback_answer, exc)
         return
     data = await turn.state.get_data()
     if (
@@ -106,8 +103,7 @@ async def approve(
         and data.get("merchant_id") == merchant.id
     ):
         await turn.state.clear()
-    await callback.answer()
-    await _close_card(
+    await turn.mark_answered(
         callback,
         _with_note(
             merchant_card(merchant, settings),
@@ -117,13 +113,17 @@ async def approve(
 
 
 @router.callback_query(ApprovalCb.filter(F.action == "no"), CoordinatorOnly())
-async def start_rejection(callback: CallbackQuery, callback_data: ApprovalCb, turn: Turn) -> None:
+async def start_rejection(
+    callback: CallbackQuery,
+    callback_data: ApprovalCb,
+    turn: Turn,
+    callback_answer: CallbackAnswer,
+) -> None:
     try:
         merchant = await coordination.pending_merchant(turn.session, callback_data.merchant_id)
     except DomainError as exc:
-        await _decided_already(callback, exc)
+        await _decided_already(callback, turn, callback_answer, exc)
         return
-    await callback.answer()
     card_id = callback.message.message_id if isinstance(callback.message, Message) else None
     await turn.state.set_state(Coordinating.reject_reason)
     await turn.state.set_data(
@@ -144,34 +144,26 @@ async def ask_reject_reason(turn: Turn) -> None:
 
 
 @router.message(Coordinating.reject_reason, is_answer, CoordinatorOnly())
-async def reject(message: Message, turn: Turn, settings: Settings, bot: Bot) -> None:
+async def reject(message: Message, turn: Turn, settings: Settings) -> None:
     data = await turn.data()
     try:
         merchant = await coordination.reject_merchant(
             turn.session, turn.user, int(data["merchant_id"]), message.text or ""
         )
     except DomainError as exc:
-        await turn.say(domain_problem(exc))
-        if exc.reason in {"reason_empty", "reason_too_long"}:
-            await ask_reject_reason(turn)
-        else:
-            await turn.state.clear()
-        return
+        if exc.reason not in {"reason_empty", "reason_too_long"}:
+            await turn.state.clear()  # decided meanwhile: no reason to ask for
+        raise
     await turn.state.clear()
     reason = merchant.merchant_reject_reason or ""
     if data.get("card_id"):
-        try:
-            await bot.edit_message_text(
-                _with_note(
-                    merchant_card(merchant, settings),
-                    _("✖ Not approved: {reason}").format(reason=reason),
-                ),
-                chat_id=turn.chat_id,
-                message_id=int(data["card_id"]),
-                reply_markup=None,
-            )
-        except TelegramBadRequest:
-            pass
+        await turn.edit(
+            int(data["card_id"]),
+            _with_note(
+                merchant_card(merchant, settings),
+                _("✖ Not approved: {reason}").format(reason=reason),
+            ),
+        )
     await turn.say(
         _("✖ {company} is not approved. The merchant is told why: {reason}").format(
             company=merchant.company or "", reason=reason
@@ -190,10 +182,9 @@ async def show_villages(turn: Turn) -> None:
 
 async def send_village_qr(turn: Turn, village: Village) -> None:
     """The village's registration deep link, as a QR code image with the link as caption."""
-    me = await turn.bot.me()
+    me = await turn.bot.me()  # known since polling started: no request
     link = villages.registration_link(me.username or "", village)
-    await turn.bot.send_photo(
-        turn.chat_id,
+    await turn.photo(
         BufferedInputFile(qr_png(link), filename=f"village-{village.code}.png"),
         caption=village_link_caption(village, link),
     )
@@ -205,25 +196,31 @@ async def list_villages(message: Message, turn: Turn) -> None:
     await show_villages(turn)
 
 
-async def _village_or_alert(callback: CallbackQuery, turn: Turn, village_id: int) -> Village | None:
+async def _village_or_alert(
+    turn: Turn, callback_answer: CallbackAnswer, village_id: int
+) -> Village | None:
     village = await villages.get_village(turn.session, village_id)
     if village is None:
-        await callback.answer(domain_problem(DomainError("village_unknown")), show_alert=True)
+        callback_answer.text = domain_problem(DomainError("village_unknown"))
+        callback_answer.show_alert = True
     return village
 
 
 @router.callback_query(VillageAdminCb.filter(F.action == "link"), CoordinatorOnly())
-async def village_link(callback: CallbackQuery, callback_data: VillageAdminCb, turn: Turn) -> None:
-    village = await _village_or_alert(callback, turn, callback_data.village_id)
+async def village_link(
+    callback: CallbackQuery,
+    callback_data: VillageAdminCb,
+    turn: Turn,
+    callback_answer: CallbackAnswer,
+) -> None:
+    village = await _village_or_alert(turn, callback_answer, callback_data.village_id)
     if village is None:
         return
-    await callback.answer()
     await send_village_qr(turn, village)
 
 
 @router.callback_query(VillageAdminCb.filter(F.action == "add"), CoordinatorOnly())
 async def start_adding_village(callback: CallbackQuery, turn: Turn) -> None:
-    await callback.answer()
     await turn.state.set_state(Coordinating.village_name)
     await turn.state.set_data({})
     await ask_village_name(turn)
@@ -236,12 +233,7 @@ async def ask_village_name(turn: Turn) -> None:
 
 @router.message(Coordinating.village_name, is_answer, CoordinatorOnly())
 async def village_name_typed(message: Message, turn: Turn) -> None:
-    try:
-        village = await villages.add_village(turn.session, message.text or "")
-    except DomainError as exc:
-        await turn.say(domain_problem(exc))
-        await ask_village_name(turn)
-        return
+    village = await villages.add_village(turn.session, message.text or "")
     await turn.state.clear()
     await turn.say(
         _("✅ {name} is added. Share its link or QR code with the village's farmers.").format(
@@ -253,12 +245,14 @@ async def village_name_typed(message: Message, turn: Turn) -> None:
 
 @router.callback_query(VillageAdminCb.filter(F.action == "rename"), CoordinatorOnly())
 async def start_renaming_village(
-    callback: CallbackQuery, callback_data: VillageAdminCb, turn: Turn
+    callback: CallbackQuery,
+    callback_data: VillageAdminCb,
+    turn: Turn,
+    callback_answer: CallbackAnswer,
 ) -> None:
-    village = await _village_or_alert(callback, turn, callback_data.village_id)
+    village = await _village_or_alert(turn, callback_answer, callback_data.village_id)
     if village is None:
         return
-    await callback.answer()
     await turn.state.set_state(Coordinating.village_rename)
     await turn.state.set_data({"village_id": village.id, "village_name": village.name})
     await ask_village_rename(turn)
@@ -283,12 +277,9 @@ async def village_rename_typed(message: Message, turn: Turn) -> None:
             turn.session, int(data["village_id"]), message.text or ""
         )
     except DomainError as exc:
-        await turn.say(domain_problem(exc))
         if exc.reason == "village_unknown":
-            await turn.state.clear()
-        else:
-            await ask_village_rename(turn)
-        return
+            await turn.state.clear()  # nothing left to rename
+        raise
     await turn.state.clear()
     await turn.say(
         _("✅ {old} is now called {new}. Its registration link and QR code stay the same.").format(
@@ -314,18 +305,11 @@ def _person(user: User) -> str:
 
 
 async def _promote(turn: Turn, text: str, i18n: I18n) -> None:
-    try:
-        user = await coordination.promote(turn.session, turn.user, parse_telegram_id(text))
-    except DomainError as exc:
-        await turn.say(domain_problem(exc))
-        if await turn.state.get_state() == Coordinating.promote_id.state:
-            await ask_promote_id(turn)
-        return
+    user = await coordination.promote(turn.session, turn.user, parse_telegram_id(text))
     await turn.state.clear()
-    try:
-        await set_coordinator_commands(turn.bot, i18n, user.telegram_id)
-    except TelegramBadRequest:  # they can still type the commands; the menu comes on restart
-        log.warning("could not set the coordinator menu of %s", user.telegram_id)
+    # If Telegram refuses, they can still type the commands; the menu comes on restart.
+    for method in coordinator_menus(i18n, user.telegram_id):
+        turn.send(method)
     await turn.say(
         _(
             "✅ {person} is a coordinator now. They are told so, and their command menu "

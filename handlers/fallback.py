@@ -7,6 +7,7 @@ old or unknown button says the menu has expired and shows the current one.
 from __future__ import annotations
 
 from aiogram.types import CallbackQuery, Message
+from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import gettext as _
 
 from handlers.common import show_menu
@@ -18,8 +19,10 @@ router = RouterRecipe("fallback")
 
 
 @router.callback_query()
-async def expired_button(callback: CallbackQuery, turn: Turn) -> None:
-    await callback.answer(_("This menu has expired. Here is the current one."))
+async def expired_button(
+    callback: CallbackQuery, turn: Turn, callback_answer: CallbackAnswer
+) -> None:
+    callback_answer.text = _("This menu has expired. Here is the current one.")
     if not await ask_current(turn):
         await show_menu(turn)
 

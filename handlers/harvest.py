@@ -11,6 +11,7 @@ from decimal import Decimal
 from aiogram import F
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message
+from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import gettext as _
 
 from bot.formatting import format_quantity
@@ -28,7 +29,6 @@ from handlers.routing import RouterRecipe
 from handlers.states import Harvest
 from handlers.texts import (
     MENU_REPORT,
-    domain_problem,
     draft_summary,
     is_answer,
     is_menu,
@@ -38,7 +38,7 @@ from handlers.texts import (
     quantity_problem,
     variety_label,
 )
-from handlers.turn import Turn, mark_answered
+from handlers.turn import Turn
 
 router = RouterRecipe("harvest")
 
@@ -76,8 +76,7 @@ async def advance(turn: Turn, draft: HarvestDraft) -> None:
 @router.message(is_menu(MENU_REPORT))
 async def start_report(message: Message, turn: Turn) -> None:
     if not turn.user.registered or turn.user.role != Role.FARMER:
-        await turn.say(domain_problem(DomainError("not_farmer")))
-        return
+        raise DomainError("not_farmer")
     await turn.state.set_data(HarvestDraft().to_state())
     await advance(turn, HarvestDraft())
 
@@ -156,7 +155,9 @@ async def product_chosen(callback: CallbackQuery, callback_data: ChoiceCb, turn:
     draft.product = callback_data.value
     if not needs_process(Product(draft.product)):
         draft.process = None
-    await mark_answered(callback, _("Product: {value}").format(value=product_label(draft.product)))
+    await turn.mark_answered(
+        callback, _("Product: {value}").format(value=product_label(draft.product))
+    )
     await advance(turn, draft)
 
 
@@ -164,7 +165,9 @@ async def product_chosen(callback: CallbackQuery, callback_data: ChoiceCb, turn:
 async def process_chosen(callback: CallbackQuery, callback_data: ChoiceCb, turn: Turn) -> None:
     draft = await load(turn)
     draft.process = callback_data.value
-    await mark_answered(callback, _("Process: {value}").format(value=process_label(draft.process)))
+    await turn.mark_answered(
+        callback, _("Process: {value}").format(value=process_label(draft.process))
+    )
     await advance(turn, draft)
 
 
@@ -172,7 +175,9 @@ async def process_chosen(callback: CallbackQuery, callback_data: ChoiceCb, turn:
 async def variety_chosen(callback: CallbackQuery, callback_data: ChoiceCb, turn: Turn) -> None:
     draft = await load(turn)
     draft.variety = callback_data.value
-    await mark_answered(callback, _("Variety: {value}").format(value=variety_label(draft.variety)))
+    await turn.mark_answered(
+        callback, _("Variety: {value}").format(value=variety_label(draft.variety))
+    )
     await advance(turn, draft)
 
 
@@ -201,21 +206,20 @@ async def quantity_typed(message: Message, turn: Turn) -> None:
     Harvest.quantity, ChoiceCb.filter((F.field == "unit") & F.value.in_({"kg", "jin"}))
 )
 async def quantity_unit_chosen(
-    callback: CallbackQuery, callback_data: ChoiceCb, turn: Turn
+    callback: CallbackQuery, callback_data: ChoiceCb, turn: Turn, callback_answer: CallbackAnswer
 ) -> None:
     amount = (await turn.state.get_data()).get("amount")
     if amount is None:
-        await callback.answer(_("This menu has expired."))
+        callback_answer.text = _("This menu has expired.")
         await ask_quantity(turn)
         return
     try:
         grams = to_grams(Decimal(amount), callback_data.value)
     except QuantityRejected as exc:
-        await callback.answer()
         await turn.say(quantity_problem(exc))
         await ask_quantity(turn)
         return
-    await mark_answered(
+    await turn.mark_answered(
         callback, _("Quantity: {value}").format(value=format_quantity(grams, locale()))
     )
     await quantity_known(turn, grams)
@@ -233,12 +237,12 @@ async def confirm(callback: CallbackQuery, turn: Turn) -> None:
     draft = await load(turn)
     try:
         report = await harvests.submit_report(turn.session, turn.user, draft)
-    except DomainError as exc:
-        await callback.answer()
-        await turn.say(domain_problem(exc))
-        await advance(turn, draft)
-        return
-    await mark_answered(callback, draft_summary(draft).rsplit("\n\n", 1)[0])
+    except DomainError:
+        missing = draft.missing()
+        if missing is not None:  # ask for the missing answer rather than the summary
+            await turn.state.set_state(STEP_STATES[missing])
+        raise
+    await turn.mark_answered(callback, draft_summary(draft).rsplit("\n\n", 1)[0])
     await turn.state.clear()
     await show_menu(
         turn,
@@ -258,7 +262,6 @@ async def confirm(callback: CallbackQuery, turn: Turn) -> None:
     Harvest.summary, SummaryCb.filter(F.action.in_({"moisture", "grade", "photo", "change"}))
 )
 async def summary_action(callback: CallbackQuery, callback_data: SummaryCb, turn: Turn) -> None:
-    await callback.answer()
     step = {
         "moisture": Harvest.moisture,
         "grade": Harvest.grade,
@@ -282,18 +285,13 @@ ASK_OPTIONAL = {
 )
 @router.callback_query(Harvest.photo, ChoiceCb.filter((F.field == "photo") & (F.value == "-")))
 async def optional_skipped(callback: CallbackQuery, callback_data: ChoiceCb, turn: Turn) -> None:
-    await mark_answered(callback, _("Skipped."))
+    await turn.mark_answered(callback, _("Skipped."))
     await advance(turn, await load(turn))
 
 
 @router.message(Harvest.moisture, is_answer)
 async def moisture_typed(message: Message, turn: Turn) -> None:
-    try:
-        tenths = parse_moisture(message.text or "")
-    except DomainError as exc:
-        await turn.say(domain_problem(exc))
-        await ask_moisture(turn)
-        return
+    tenths = parse_moisture(message.text or "")
     draft = await load(turn)
     draft.moisture_tenths = tenths
     await advance(turn, draft)
@@ -303,7 +301,9 @@ async def moisture_typed(message: Message, turn: Turn) -> None:
 async def grade_chosen(callback: CallbackQuery, callback_data: ChoiceCb, turn: Turn) -> None:
     draft = await load(turn)
     draft.grade = None if callback_data.value == "-" else callback_data.value
-    await mark_answered(callback, _("Grade: {value}").format(value=draft.grade or _("not given")))
+    await turn.mark_answered(
+        callback, _("Grade: {value}").format(value=draft.grade or _("not given"))
+    )
     await advance(turn, draft)
 
 
@@ -317,7 +317,6 @@ async def photo_sent(message: Message, turn: Turn) -> None:
 
 @router.callback_query(Harvest.change, ChoiceCb.filter(F.field == "change"))
 async def change_chosen(callback: CallbackQuery, callback_data: ChoiceCb, turn: Turn) -> None:
-    await callback.answer()
     draft = await load(turn)
     attribute = {
         "product": "product",
@@ -331,12 +330,14 @@ async def change_chosen(callback: CallbackQuery, callback_data: ChoiceCb, turn: 
 
 
 @router.callback_query(SummaryCb.filter(F.action == "cancel"))
-async def cancel_report(callback: CallbackQuery, turn: Turn) -> None:
+async def cancel_report(
+    callback: CallbackQuery, turn: Turn, callback_answer: CallbackAnswer
+) -> None:
     current = await turn.state.get_state()
     if current is None or not current.startswith(f"{Harvest.__name__}:"):
-        await callback.answer(_("This menu has expired."))
+        callback_answer.text = _("This menu has expired.")
         await show_menu(turn)
         return
-    await mark_answered(callback, _("Cancelled."))
+    await turn.mark_answered(callback, _("Cancelled."))
     await turn.state.clear()
     await show_menu(turn, _("The report was cancelled. Nothing was saved."))

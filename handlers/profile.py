@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiogram import F
 from aiogram.filters import Command
-from aiogram.types import CallbackQuery, Message, ReplyKeyboardRemove
+from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 
 from bot.models import Role
@@ -15,7 +15,7 @@ from handlers.callbacks import ProfileCb, VillageCb
 from handlers.prompts import prompt
 from handlers.routing import RouterRecipe
 from handlers.states import Profile
-from handlers.texts import MENU_PROFILE, domain_problem, is_answer, is_menu, profile_text
+from handlers.texts import MENU_PROFILE, is_answer, is_menu, profile_text
 from handlers.turn import Turn
 
 router = RouterRecipe("profile")
@@ -32,7 +32,7 @@ async def show_profile(turn: Turn) -> None:
             )
         )
     else:
-        await turn.say(domain_problem(DomainError("not_farmer")))
+        raise DomainError("not_farmer")
 
 
 @router.message(Command("profile"))
@@ -71,10 +71,8 @@ ASK = {
 
 @router.callback_query(ProfileCb.filter(F.field.in_(set(ASK))))
 async def change(callback: CallbackQuery, callback_data: ProfileCb, turn: Turn) -> None:
-    await callback.answer()
     if turn.user.role != Role.FARMER:
-        await turn.say(domain_problem(DomainError("not_farmer")))
-        return
+        raise DomainError("not_farmer")
     state, ask = ASK[callback_data.field]
     await turn.state.set_state(state)
     await ask(turn)
@@ -88,39 +86,19 @@ async def _saved(turn: Turn) -> None:
 
 @router.message(Profile.name, is_answer)
 async def new_name(message: Message, turn: Turn) -> None:
-    try:
-        await users.update_farmer_profile(turn.session, turn.user, name=message.text or "")
-    except DomainError as exc:
-        await turn.say(domain_problem(exc))
-        await ask_new_name(turn)
-        return
+    await users.update_farmer_profile(turn.session, turn.user, name=message.text or "")
     await _saved(turn)
 
 
 @router.message(Profile.phone, F.contact)
 async def new_phone(message: Message, turn: Turn) -> None:
     assert message.contact is not None and message.from_user is not None
-    try:
-        users.check_own_contact(message.from_user.id, message.contact.user_id)
-        await users.update_farmer_profile(
-            turn.session, turn.user, phone=message.contact.phone_number
-        )
-    except DomainError as exc:
-        await turn.say(domain_problem(exc), ReplyKeyboardRemove())
-        await ask_new_phone(turn)
-        return
+    users.check_own_contact(message.from_user.id, message.contact.user_id)
+    await users.update_farmer_profile(turn.session, turn.user, phone=message.contact.phone_number)
     await _saved(turn)
 
 
 @router.callback_query(Profile.village, VillageCb.filter())
 async def new_village(callback: CallbackQuery, callback_data: VillageCb, turn: Turn) -> None:
-    await callback.answer()
-    try:
-        await users.update_farmer_profile(
-            turn.session, turn.user, village_id=callback_data.village_id
-        )
-    except DomainError as exc:
-        await turn.say(domain_problem(exc))
-        await ask_new_village(turn)
-        return
+    await users.update_farmer_profile(turn.session, turn.user, village_id=callback_data.village_id)
     await _saved(turn)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aiogram import Bot, F
+from aiogram import F
 from aiogram.types import CallbackQuery, Message, ReplyKeyboardRemove
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
@@ -15,8 +15,8 @@ from handlers.callbacks import LangCb, RoleCb, VillageCb
 from handlers.prompts import ask_current, prompt
 from handlers.routing import RouterRecipe
 from handlers.states import Registration
-from handlers.texts import LANGUAGE_NAMES, domain_problem, is_answer
-from handlers.turn import Turn, mark_answered
+from handlers.texts import LANGUAGE_NAMES, is_answer
+from handlers.turn import Turn
 
 router = RouterRecipe("registration")
 
@@ -94,16 +94,15 @@ async def ask_contact(turn: Turn) -> None:
 
 @router.callback_query(LangCb.filter())
 async def language_chosen(
-    callback: CallbackQuery, callback_data: LangCb, turn: Turn, i18n: I18n, bot: Bot
+    callback: CallbackQuery, callback_data: LangCb, turn: Turn, i18n: I18n
 ) -> None:
     """Used by registration and by /language; the reply is already in the new language."""
     code = callback_data.code
     if code not in LANGUAGE_NAMES:
-        await callback.answer()
         return
     await users.set_language(turn.session, turn.user, code)
     with i18n.use_locale(code):
-        await mark_answered(callback, _("Language: {name}").format(name=LANGUAGE_NAMES[code]))
+        await turn.mark_answered(callback, _("Language: {name}").format(name=LANGUAGE_NAMES[code]))
         if await turn.state.get_state() == Registration.language.state:
             await begin_registration(turn)
         elif turn.user.registered:
@@ -115,22 +114,17 @@ async def language_chosen(
 @router.callback_query(Registration.role, RoleCb.filter())
 async def role_chosen(callback: CallbackQuery, callback_data: RoleCb, turn: Turn) -> None:
     if callback_data.role == Role.FARMER.value:
-        await mark_answered(callback, _("🌱 I grow coffee"))
+        await turn.mark_answered(callback, _("🌱 I grow coffee"))
         await turn.state.set_state(Registration.farmer_name)
     else:
-        await mark_answered(callback, _("🏢 I buy coffee"))
+        await turn.mark_answered(callback, _("🏢 I buy coffee"))
         await turn.state.set_state(Registration.merchant_company)
     await ask_name(turn)
 
 
 @router.message(Registration.farmer_name, is_answer)
 async def farmer_name(message: Message, turn: Turn) -> None:
-    try:
-        name = users.clean_name(message.text or "")
-    except DomainError as exc:
-        await turn.say(domain_problem(exc))
-        await ask_name(turn)
-        return
+    name = users.clean_name(message.text or "")
     await turn.state.update_data(name=name)
     await turn.state.set_state(Registration.farmer_phone)
     await ask_phone(turn)
@@ -140,13 +134,8 @@ async def farmer_name(message: Message, turn: Turn) -> None:
 async def farmer_phone(message: Message, turn: Turn) -> None:
     contact = message.contact
     assert contact is not None and message.from_user is not None
-    try:
-        users.check_own_contact(message.from_user.id, contact.user_id)
-        phone = users.clean_phone(contact.phone_number)
-    except DomainError as exc:
-        await turn.say(domain_problem(exc))
-        await ask_phone(turn)
-        return
+    users.check_own_contact(message.from_user.id, contact.user_id)
+    phone = users.clean_phone(contact.phone_number)
     await turn.state.update_data(phone=phone)
     await turn.say(
         _("Thank you, your number is {phone}.").format(phone=phone), ReplyKeyboardRemove()
@@ -171,29 +160,22 @@ async def farmer_phone_typed(message: Message, turn: Turn) -> None:
 async def farmer_village(callback: CallbackQuery, callback_data: VillageCb, turn: Turn) -> None:
     village = await villages.get_village(turn.session, callback_data.village_id)
     if village is None:
-        await callback.answer()
-        await turn.say(domain_problem(DomainError("village_unknown")))
-        await ask_village(turn)
-        return
-    await mark_answered(callback, _("Village: {name}").format(name=village.name))
+        raise DomainError("village_unknown")
+    await turn.mark_answered(callback, _("Village: {name}").format(name=village.name))
     await finish_farmer(turn, village.id)
 
 
 async def finish_farmer(turn: Turn, village_id: int) -> None:
     data = await turn.state.get_data()
-    try:
-        user = await users.register_farmer(
-            turn.session,
-            turn.user,
-            name=data.get("name", ""),
-            phone=data.get("phone", ""),
-            village_id=village_id,
-        )
-    except DomainError as exc:
-        await turn.say(domain_problem(exc))
-        await turn.state.set_state(Registration.farmer_village)
-        await ask_village(turn)
-        return
+    # A refusal (a village gone meanwhile) asks for the village again, also after a deep link.
+    await turn.state.set_state(Registration.farmer_village)
+    user = await users.register_farmer(
+        turn.session,
+        turn.user,
+        name=data.get("name", ""),
+        phone=data.get("phone", ""),
+        village_id=village_id,
+    )
     await turn.state.clear()
     assert user.village is not None
     await turn.say(
@@ -207,12 +189,7 @@ async def finish_farmer(turn: Turn, village_id: int) -> None:
 
 @router.message(Registration.merchant_company, is_answer)
 async def merchant_company(message: Message, turn: Turn) -> None:
-    try:
-        company = users.clean_name(message.text or "", users.MAX_CONTACT)
-    except DomainError as exc:
-        await turn.say(domain_problem(exc))
-        await ask_name(turn)
-        return
+    company = users.clean_name(message.text or "", users.MAX_CONTACT)
     await turn.state.update_data(company=company)
     await turn.state.set_state(Registration.merchant_contact)
     await ask_contact(turn)
@@ -223,14 +200,9 @@ async def merchant_company(message: Message, turn: Turn) -> None:
 async def merchant_contact(message: Message, turn: Turn) -> None:
     contact = message.contact.phone_number if message.contact else (message.text or "")
     data = await turn.state.get_data()
-    try:
-        user = await users.register_merchant(
-            turn.session, turn.user, company=data.get("company", ""), contact=contact
-        )
-    except DomainError as exc:
-        await turn.say(domain_problem(exc))
-        await ask_contact(turn)
-        return
+    user = await users.register_merchant(
+        turn.session, turn.user, company=data.get("company", ""), contact=contact
+    )
     await turn.state.clear()
     await turn.say(
         _(

@@ -15,7 +15,7 @@ from handlers import keyboards as kb
 from handlers.callbacks import ReportCb
 from handlers.routing import RouterRecipe
 from handlers.texts import MENU_REPORTS, domain_problem, is_menu, report_line
-from handlers.turn import Turn, mark_answered
+from handlers.turn import Turn
 
 router = RouterRecipe("reports")
 SHOWN = 10
@@ -25,8 +25,7 @@ SHOWN = 10
 @router.message(is_menu(MENU_REPORTS))
 async def my_reports(message: Message, turn: Turn, settings: Settings) -> None:
     if turn.user.role != Role.FARMER or not turn.user.registered:
-        await turn.say(domain_problem(DomainError("not_farmer")))
-        return
+        raise DomainError("not_farmer")
     reports = await harvests.list_reports(turn.session, turn.user, limit=SHOWN)
     if not reports:
         await turn.say(_("You have no harvest reports yet. Tap “📦 Report harvest” to add one."))
@@ -41,14 +40,9 @@ async def my_reports(message: Message, turn: Turn, settings: Settings) -> None:
 async def ask_withdraw(
     callback: CallbackQuery, callback_data: ReportCb, turn: Turn, settings: Settings
 ) -> None:
-    await callback.answer()
-    try:
-        report = await harvests.get_own_report(turn.session, turn.user, callback_data.report_id)
-        if report.status not in harvests.WITHDRAWABLE:
-            raise DomainError("report_not_withdrawable", status=report.status.value)
-    except DomainError as exc:
-        await turn.say(domain_problem(exc))
-        return
+    report = await harvests.get_own_report(turn.session, turn.user, callback_data.report_id)
+    if report.status not in harvests.WITHDRAWABLE:
+        raise DomainError("report_not_withdrawable", status=report.status.value)
     await turn.say(
         _("Withdraw this report? It will not be sold.\n\n{report}").format(
             report=report_line(report, settings)
@@ -62,11 +56,13 @@ async def withdraw(callback: CallbackQuery, callback_data: ReportCb, turn: Turn)
     try:
         report = await harvests.withdraw_report(turn.session, turn.user, callback_data.report_id)
     except DomainError as exc:
-        await mark_answered(callback, domain_problem(exc))
+        await turn.mark_answered(callback, domain_problem(exc))
         return
-    await mark_answered(callback, _("Report #{id} is withdrawn.").format(id=report.id))
+    await turn.mark_answered(callback, _("Report #{id} is withdrawn.").format(id=report.id))
 
 
 @router.callback_query(ReportCb.filter(F.action == "no"))
-async def keep(callback: CallbackQuery, callback_data: ReportCb) -> None:
-    await mark_answered(callback, _("Report #{id} is kept.").format(id=callback_data.report_id))
+async def keep(callback: CallbackQuery, callback_data: ReportCb, turn: Turn) -> None:
+    await turn.mark_answered(
+        callback, _("Report #{id} is kept.").format(id=callback_data.report_id)
+    )

@@ -18,7 +18,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import migrate
-from bot.app import App, build_app, set_commands
+from bot.app import App, build_app
 from bot.config import REPO_ROOT, Settings
 from bot.db import make_engine, make_sessionmaker
 from bot.i18n import compile_catalogs
@@ -141,7 +141,6 @@ class BotRunner:
 
     async def start(self) -> None:
         self.app = build_app(self.settings)
-        await set_commands(self.app)
         started = asyncio.Event()
         self.app.dp.startup.register(lambda: started.set())
         self._task = asyncio.create_task(

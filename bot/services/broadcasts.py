@@ -121,6 +121,16 @@ async def create_broadcast(
     return broadcast
 
 
+async def set_progress_message(session: AsyncSession, broadcast_id: int, message_id: int) -> None:
+    """Record the message that shows a broadcast's progress (sent after the broadcast's own
+    transaction committed, so it is recorded in one of its own)."""
+    await session.execute(
+        update(Broadcast)
+        .where(Broadcast.id == broadcast_id, Broadcast.progress_message_id.is_(None))
+        .values(progress_message_id=message_id)
+    )
+
+
 async def start_broadcast(session: AsyncSession, broadcast_id: int) -> bool:
     """Write one notice per recipient; False when it was started, finished or cancelled
     already (several schedulers may fire the same broadcast: only one starts it)."""

@@ -86,7 +86,7 @@ async def test_broadcast_to_a_village_with_a_version_per_language(
     await coordinator.receive_until(lambda m: m.text == "周日上午9点在学校收货。")
     await coordinator.receive_until(lambda m: "Send it now" in m.text)
     await coordinator.press("📤 Send now")
-    progress = await coordinator.receive_until(lambda m: "Preparing" in m.text)
+    progress = await coordinator.receive_until(lambda m: "nnouncement #" in m.text)
     await coordinator.wait_for(lambda c: "is done" in progress.text, timeout=15)
     assert "3 of 3 sent, 0 blocked the bot, 0 failed" in progress.text
     assert progress.edits >= 1 and not progress.buttons
@@ -207,7 +207,7 @@ async def test_cancel_a_scheduled_and_a_running_broadcast(
 
         await _compose(coordinator, "Farmers (4)", "Fast news")
         await coordinator.press("📤 Send now")
-        progress = await coordinator.receive_until(lambda m: "Preparing" in m.text)
+        progress = await coordinator.receive_until(lambda m: "nnouncement #" in m.text)
         await coordinator.wait_for(lambda c: "1 of 4 sent" in progress.text, timeout=10)
         await coordinator.press("⏹ Cancel announcement #2", message=progress)
         await coordinator.wait_for(lambda c: "was cancelled" in progress.text, timeout=10)

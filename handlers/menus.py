@@ -1,0 +1,86 @@
+"""Command menus (Telegram's "/" list): one per shipped language, and a longer one in each
+coordinator's chat. Registered when polling starts (a startup hook wired by handlers.setup)
+and, for a promoted coordinator, queued as replies of the /promote update."""
+
+from __future__ import annotations
+
+import logging
+
+from aiogram import Bot
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.methods import SetMyCommands
+from aiogram.types import BotCommand, BotCommandScopeChat
+from aiogram.utils.i18n import I18n
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.config import SHIPPED_LOCALES, Settings
+from bot.i18n import N_
+from bot.services import coordination
+
+log = logging.getLogger(__name__)
+
+COMMANDS = [
+    ("start", N_("Start or show the main menu")),
+    ("report", N_("Report a harvest")),
+    ("reports", N_("My harvest reports")),
+    ("profile", N_("My profile")),
+    ("language", N_("Change language")),
+    ("help", N_("Help")),
+    ("cancel", N_("Cancel the current step")),
+]
+
+
+COORDINATOR_COMMANDS = [
+    ("broadcast", N_("Send an announcement")),
+    ("broadcasts", N_("Scheduled and running announcements")),
+    ("approve", N_("Merchants waiting for approval")),
+    ("villages", N_("Villages, deep links and QR codes")),
+    ("promote", N_("Make a user a coordinator")),
+]
+
+
+def command_list(
+    i18n: I18n, locale: str, commands: list[tuple[str, str]] = COMMANDS
+) -> list[BotCommand]:
+    """A command menu in one language."""
+    return [
+        BotCommand(command=command, description=i18n.gettext(msgid, locale=locale))
+        for command, msgid in commands
+    ]
+
+
+def coordinator_menus(i18n: I18n, telegram_id: int) -> list[SetMyCommands]:
+    """Coordinators see their own tools too, in a menu scoped to their chat: the calls that
+    set it, for each language and the default."""
+    scope = BotCommandScopeChat(chat_id=telegram_id)
+    return [
+        SetMyCommands(
+            commands=command_list(
+                i18n, locale or i18n.default_locale, COMMANDS + COORDINATOR_COMMANDS
+            ),
+            scope=scope,
+            language_code=locale,
+        )
+        for locale in (None, *SHIPPED_LOCALES)
+    ]
+
+
+async def set_commands(
+    bot: Bot,
+    i18n: I18n,
+    settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """Register the command menu once per shipped language, and the default one; then each
+    coordinator's (a startup hook: its arguments come from the dispatcher's workflow data)."""
+    for locale in SHIPPED_LOCALES:
+        await bot.set_my_commands(command_list(i18n, locale), language_code=locale)
+    await bot.set_my_commands(command_list(i18n, settings.default_locale))
+    async with sessionmaker() as session:
+        known = {user.telegram_id for user in await coordination.coordinators(session)}
+    for telegram_id in sorted(known | settings.coordinator_ids):
+        try:
+            for method in coordinator_menus(i18n, telegram_id):
+                await bot(method)
+        except TelegramBadRequest:  # a configured coordinator who never opened the chat
+            log.info("coordinator %s has no chat with the bot yet", telegram_id)

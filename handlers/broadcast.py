@@ -393,7 +393,9 @@ async def cancel_broadcast(
     callback: CallbackQuery, callback_data: BroadcastCtl, turn: Turn, scheduler: Scheduler
 ) -> None:
     try:
-        broadcast = await broadcasts.cancel_broadcast(turn.session, callback_data.broadcast_id)
+        broadcast = await broadcasts.cancel_broadcast(
+            turn.session, turn.user, callback_data.broadcast_id
+        )
     except DomainError as exc:
         await callback.answer(domain_problem(exc), show_alert=True)
         return

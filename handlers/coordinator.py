@@ -237,7 +237,7 @@ async def ask_village_name(turn: Turn) -> None:
 @router.message(Coordinating.village_name, is_answer, CoordinatorOnly())
 async def village_name_typed(message: Message, turn: Turn) -> None:
     try:
-        village = await villages.add_village(turn.session, message.text or "")
+        village = await villages.add_village(turn.session, turn.user, message.text or "")
     except DomainError as exc:
         await turn.say(domain_problem(exc))
         await ask_village_name(turn)
@@ -280,7 +280,7 @@ async def village_rename_typed(message: Message, turn: Turn) -> None:
     data = await turn.data()
     try:
         village = await villages.rename_village(
-            turn.session, int(data["village_id"]), message.text or ""
+            turn.session, turn.user, int(data["village_id"]), message.text or ""
         )
     except DomainError as exc:
         await turn.say(domain_problem(exc))

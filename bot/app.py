@@ -133,6 +133,8 @@ COORDINATOR_COMMANDS = [
     ("approve", N_("Merchants waiting for approval")),
     ("villages", N_("Villages, deep links and QR codes")),
     ("promote", N_("Make a user a coordinator")),
+    ("demote", N_("Take the coordinator role from a user")),
+    ("audit", N_("Recent coordinator actions")),
 ]
 
 
@@ -156,13 +158,31 @@ async def set_coordinator_commands(bot: Bot, i18n: I18n, telegram_id: int) -> No
         await bot.set_my_commands(commands, scope=scope, language_code=locale)
 
 
+async def clear_coordinator_commands(bot: Bot, telegram_id: int) -> None:
+    """A former coordinator's chat falls back to everyone's menu."""
+    scope = BotCommandScopeChat(chat_id=telegram_id)
+    for locale in (None, *SHIPPED_LOCALES):
+        await bot.delete_my_commands(scope=scope, language_code=locale)
+
+
 async def set_commands(app: App) -> None:
-    """Register the command menu once per shipped language, and the default one."""
+    """Register the command menu once per shipped language, and the default one.
+
+    First COORDINATOR_IDS is applied: ids added become coordinators, and those who were
+    coordinators only because of it and are no longer in it lose the role and its menu."""
     for locale in SHIPPED_LOCALES:
         await app.bot.set_my_commands(command_list(app.i18n, locale), language_code=locale)
     await app.bot.set_my_commands(command_list(app.i18n, app.settings.default_locale))
-    async with app.sessionmaker() as session:
+    async with app.sessionmaker() as session, session.begin():
+        removed = await coordination.apply_configured_coordinators(
+            session, app.settings.coordinator_ids
+        )
         known = {user.telegram_id for user in await coordination.coordinators(session)}
+    for user in removed:
+        try:
+            await clear_coordinator_commands(app.bot, user.telegram_id)
+        except TelegramBadRequest:
+            log.info("could not reset the menu of former coordinator %s", user.telegram_id)
     for telegram_id in sorted(known | app.settings.coordinator_ids):
         try:
             await set_coordinator_commands(app.bot, app.i18n, telegram_id)

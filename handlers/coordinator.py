@@ -1,5 +1,6 @@
 """Coordinator tools in chat: approving merchants, villages with their registration links and
-QR codes, promoting coordinators. (Announcements are in handlers/broadcast.py.)
+QR codes, promoting and demoting coordinators, the audit log. (Announcements are in
+handlers/broadcast.py.)
 
 Every handler here carries `CoordinatorOnly()`; handlers/access.py, included before this
 router, answers everyone else with "not allowed".
@@ -17,19 +18,20 @@ from aiogram.types import BufferedInputFile, CallbackQuery, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
-from bot.app import set_coordinator_commands
+from bot.app import clear_coordinator_commands, set_coordinator_commands
 from bot.config import Settings
 from bot.formatting import qr_png
 from bot.models import User, Village
-from bot.services import coordination, villages
+from bot.services import audit, coordination, villages
 from bot.services.errors import DomainError
 from handlers import keyboards as kb
 from handlers.access import CoordinatorOnly
-from handlers.callbacks import ApprovalCb, VillageAdminCb
+from handlers.callbacks import ApprovalCb, AuditCb, VillageAdminCb
 from handlers.prompts import prompt
 from handlers.routing import RouterRecipe
 from handlers.states import Coordinating
 from handlers.texts import (
+    audit_page,
     domain_problem,
     is_answer,
     merchant_card,
@@ -357,3 +359,90 @@ async def ask_promote_id(turn: Turn) -> None:
 @router.message(Coordinating.promote_id, is_answer, CoordinatorOnly())
 async def promote_id_typed(message: Message, turn: Turn, i18n: I18n) -> None:
     await _promote(turn, message.text or "", i18n)
+
+
+# Demoting coordinators
+
+
+async def _demote(turn: Turn, text: str, settings: Settings) -> None:
+    try:
+        user = await coordination.demote(
+            turn.session, turn.user, parse_telegram_id(text), settings.coordinator_ids
+        )
+    except DomainError as exc:
+        await turn.say(domain_problem(exc))
+        if exc.reason in {"telegram_id_invalid", "not_coordinator"} and (
+            await turn.state.get_state() == Coordinating.demote_id.state
+        ):
+            await ask_demote_id(turn)
+        else:
+            await turn.state.clear()
+        return
+    await turn.state.clear()
+    try:
+        await clear_coordinator_commands(turn.bot, user.telegram_id)
+    except TelegramBadRequest:  # the menu is reset at the next start
+        log.warning("could not reset the menu of %s", user.telegram_id)
+    if user.id == turn.user.id:
+        await turn.say(_("You are no longer a coordinator."), kb.main_menu(user))
+        return
+    await turn.say(
+        _(
+            "✅ {person} is no longer a coordinator. They are told so, and their command "
+            "menu no longer shows the coordinator tools."
+        ).format(person=_person(user))
+    )
+
+
+@router.message(Command("demote"), CoordinatorOnly())
+async def demote(message: Message, command: CommandObject, turn: Turn, settings: Settings) -> None:
+    await turn.state.clear()
+    if command.args:
+        await _demote(turn, command.args, settings)
+        return
+    await turn.state.set_state(Coordinating.demote_id)
+    await ask_demote_id(turn)
+
+
+@prompt(Coordinating.demote_id)
+async def ask_demote_id(turn: Turn) -> None:
+    await turn.say(
+        _(
+            "Who should no longer be a coordinator? Type their Telegram user id, a number "
+            "like 123456789. Send /cancel to stop."
+        )
+    )
+
+
+@router.message(Coordinating.demote_id, is_answer, CoordinatorOnly())
+async def demote_id_typed(message: Message, turn: Turn, settings: Settings) -> None:
+    await _demote(turn, message.text or "", settings)
+
+
+# The audit log
+
+
+async def _show_audit(turn: Turn, settings: Settings, before: int | None) -> None:
+    page = await audit.page(turn.session, turn.user, before)
+    text, shown = audit_page(page.entries, settings)
+    more = page.more or shown < len(page.entries)
+    await turn.say(text, kb.audit_more(page.entries[shown - 1].id) if more and shown else None)
+
+
+@router.message(Command("audit"), CoordinatorOnly())
+async def show_audit(message: Message, turn: Turn, settings: Settings) -> None:
+    await turn.state.clear()
+    await _show_audit(turn, settings, None)
+
+
+@router.callback_query(AuditCb.filter(), CoordinatorOnly())
+async def older_audit(
+    callback: CallbackQuery, callback_data: AuditCb, turn: Turn, settings: Settings
+) -> None:
+    await callback.answer()
+    if isinstance(callback.message, Message):
+        try:  # the button has done its work; the next page carries the next one
+            await callback.message.edit_reply_markup(reply_markup=None)
+        except TelegramBadRequest:
+            pass
+    await _show_audit(turn, settings, callback_data.before)

@@ -11,7 +11,8 @@ from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import TelegramBadRequest
-from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage, StorageKey
 from aiogram.fsm.storage.memory import SimpleEventIsolation
 from aiogram.types import BotCommand, BotCommandScopeChat
 from aiogram.utils.i18n import I18n
@@ -179,6 +180,8 @@ async def set_commands(app: App) -> None:
         )
         known = {user.telegram_id for user in await coordination.coordinators(session)}
     for user in removed:
+        key = StorageKey(bot_id=app.bot.id, chat_id=user.telegram_id, user_id=user.telegram_id)
+        await FSMContext(app.dp.storage, key).clear()  # a coordinator dialogue of theirs ends
         try:
             await clear_coordinator_commands(app.bot, user.telegram_id)
         except TelegramBadRequest:

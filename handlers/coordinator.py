@@ -14,6 +14,8 @@ import re
 from aiogram import Bot, F
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandObject
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.storage.base import StorageKey
 from aiogram.types import BufferedInputFile, CallbackQuery, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
@@ -379,6 +381,9 @@ async def _demote(turn: Turn, text: str, settings: Settings) -> None:
             await turn.state.clear()
         return
     await turn.state.clear()
+    if user.id != turn.user.id:  # an unfinished coordinator dialogue of theirs ends too
+        key = StorageKey(bot_id=turn.bot.id, chat_id=user.telegram_id, user_id=user.telegram_id)
+        await FSMContext(turn.state.storage, key).clear()
     try:
         await clear_coordinator_commands(turn.bot, user.telegram_id)
     except TelegramBadRequest:  # the menu is reset at the next start

@@ -157,6 +157,9 @@ async def test_demote_in_chat(
         await coordinator.receive_until(lambda m: "is a coordinator now" in m.text)
     assert {"demote", "audit", "promote"} <= _menu(emulator, 611)
     await farmer.receive_until(lambda m: "You are now a coordinator" in m.text, timeout=10)
+    await farmer.send("/villages")
+    await farmer.press("➕ Add village", message=await farmer.receive())
+    await farmer.receive_until(lambda m: "name of the new village" in m.text)
 
     await coordinator.send("/demote 611")
     done = await coordinator.receive()
@@ -167,6 +170,8 @@ async def test_demote_in_chat(
         lambda m: m.text.startswith("You are no longer a coordinator"), timeout=10
     )
     assert (await _stored(session, 611)).role == Role.FARMER
+    await farmer.send("Mangshi")  # no longer a village name: their coordinator dialogue ended
+    assert "did not understand" in (await farmer.receive()).text, farmer.transcript()
     await farmer.send("/approve")
     assert (await farmer.receive()).text == "Sorry, only coordinators can do that."
     await farmer.send("/demote 612")
@@ -212,6 +217,9 @@ async def test_leaving_coordinator_ids_takes_the_role_away_at_the_next_start(
         await boss.receive_until(lambda m: "is a coordinator now" in m.text)
         await configured.send("/demote 621")
         assert "configuration (COORDINATOR_IDS)" in (await configured.receive()).text
+        await configured.send("/villages")
+        await configured.press("➕ Add village", message=await configured.receive())
+        await configured.receive_until(lambda m: "name of the new village" in m.text)
         await runner.stop()
 
         assert {"demote"} <= _menu(emulator, 621)
@@ -223,6 +231,8 @@ async def test_leaving_coordinator_ids_takes_the_role_away_at_the_next_start(
             "You are no longer a coordinator of this programme. Send /start to see your menu."
         )
         await configured.receive_until(lambda m: m.text == told, timeout=10)
+        await configured.send("Mangshi")  # the village question ended with the role
+        assert "Choose your language" in (await configured.receive()).text, "registration"
         await configured.send("/approve")
         assert (await configured.receive()).text == "Sorry, only coordinators can do that."
         assert (await _stored(session, 621)).role is None

@@ -4,12 +4,15 @@ merchants, and notice keys that name their cause."""
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import migrate
 from bot.models import (
     AuditAction,
     AuditEntry,
@@ -328,3 +331,73 @@ async def test_role_change_notices_are_keyed_by_their_audit_entry(session: Async
         f"promoted:{user.id}:{entries[AuditAction.PROMOTE]}",
         f"demoted:{user.id}:{entries[AuditAction.DEMOTE]}",
     ]
+
+
+def test_migration_0003_tells_configured_from_promoted_coordinators(tmp_path: Path) -> None:
+    """Existing coordinators: promoted in chat when a "promoted" notice was written for them
+    (promoting always wrote one), else configured; existing merchants are on application 1."""
+    path = tmp_path / "old.db"
+    url = f"sqlite+aiosqlite:///{path}"
+    migrate.upgrade(url, "0002")
+    with sqlite3.connect(path) as db:
+        db.executemany(
+            "INSERT INTO users (id, telegram_id, role, blocked, created_at, updated_at) "
+            "VALUES (?, ?, ?, 0, '2026-11-01', '2026-11-01')",
+            [(1, 11, "coordinator"), (2, 12, "coordinator"), (3, 13, "merchant"), (4, 14, None)],
+        )
+        db.execute(
+            "INSERT INTO notices (recipient_id, kind, payload, dedup_key, status, attempts, "
+            "next_attempt_at, created_at) VALUES (2, 'promoted', '{}', 'promoted:2:x', 'sent', "
+            "1, '2026-11-01', '2026-11-01')"
+        )
+    migrate.upgrade(url)
+    with sqlite3.connect(path) as db:
+        rows = db.execute(
+            "SELECT telegram_id, coordinator_via, merchant_application FROM users ORDER BY id"
+        ).fetchall()
+    assert rows == [(11, "config", 0), (12, "chat", 0), (13, None, 1), (14, None, 0)]
+
+
+async def test_simultaneous_demotions_leave_a_coordinator(database_url: str) -> None:
+    """Two coordinators demoting each other, or both stepping down, at the same moment: the
+    coordinator rows are locked first, so one demotion happens and the other is refused."""
+    import asyncio
+
+    from bot.db import make_engine, make_sessionmaker
+
+    engine = make_engine(database_url)
+    maker = make_sessionmaker(engine)
+
+    async def demote(actor_id: int, target: int) -> str:
+        async with maker() as s:
+            me = await s.get(User, actor_id)
+            assert me is not None
+            try:
+                await coordination.demote(s, me, target)
+                await asyncio.sleep(0.2)  # hold the transaction open while the other tries
+                await s.commit()
+            except DomainError as exc:
+                return exc.reason
+            return "demoted"
+
+    try:
+        for pairs, refusal in [
+            ([(0, 2), (1, 1)], "not_allowed"),  # A demotes B while B demotes A
+            ([(0, 1), (1, 2)], "last_coordinator"),  # both step down
+        ]:
+            async with maker() as s, s.begin():
+                await s.execute(update(User).values(role=None, coordinator_via=None))
+                a = await users.ensure_user(s, 1)
+                b = await users.ensure_user(s, 2)
+                for user in (a, b):
+                    user.role, user.coordinator_via = Role.COORDINATOR, CoordinatorVia.CHAT
+                ids = [a.id, b.id]
+            outcomes = await asyncio.gather(
+                *(demote(ids[actor], target) for actor, target in pairs)
+            )
+            assert sorted(outcomes) == sorted(["demoted", refusal])
+            async with maker() as s:
+                left = await coordination.coordinators(s)
+                assert len(left) == 1
+    finally:
+        await engine.dispose()

@@ -30,12 +30,14 @@ Actor = User | System
 async def require_coordinator(session: AsyncSession, actor: Actor) -> None:
     """DomainError("not_allowed") unless the actor is a coordinator now.
 
-    The role is read again from the database (share-locked on PostgreSQL until the action
-    commits), so a demotion committed meanwhile is seen and cannot interleave."""
+    The role is read again from the database, so a demotion committed meanwhile is seen. On
+    PostgreSQL the row is held FOR KEY SHARE until the action commits: a demotion (which
+    locks coordinator rows FOR UPDATE) waits for it, while the notice dispatcher's updates of
+    the same row (next_notice_at) do not."""
     if isinstance(actor, System):
         return
     role = await session.scalar(
-        select(User.role).where(User.id == actor.id).with_for_update(read=True)
+        select(User.role).where(User.id == actor.id).with_for_update(read=True, key_share=True)
     )
     if role != Role.COORDINATOR:
         raise DomainError("not_allowed")

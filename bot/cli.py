@@ -118,11 +118,12 @@ async def _with_session(settings: Settings, work: Callable[..., Awaitable[None]]
 
 def cmd_village(settings: Settings, args: argparse.Namespace) -> None:
     from bot.services import villages
+    from bot.services.access import OPERATOR
 
     migrate(settings)
 
     async def add(session: object) -> None:
-        village = await villages.add_village(session, args.name, args.code)  # type: ignore[arg-type]
+        village = await villages.add_village(session, OPERATOR, args.name, args.code)  # type: ignore[arg-type]
         print(
             f"added village {village.name!r} (code {village.code}): "
             f"registration deep link /start v_{village.code}"

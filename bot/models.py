@@ -71,6 +71,14 @@ class Role(enum.StrEnum):
     COORDINATOR = "coordinator"
 
 
+class CoordinatorVia(enum.StrEnum):
+    """How someone became a coordinator: a configured one loses the role when their id leaves
+    COORDINATOR_IDS; one promoted in chat keeps it until demoted in chat."""
+
+    CONFIG = "config"
+    CHAT = "chat"
+
+
 class MerchantStatus(enum.StrEnum):
     PENDING = "pending"
     APPROVED = "approved"
@@ -139,6 +147,12 @@ class User(Base):
     village_id: Mapped[int | None] = mapped_column(ForeignKey("villages.id"))
     blocked: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     merchant_reject_reason: Mapped[str | None] = mapped_column(String(500))
+    # The merchant's application number (1 for the first, 2 after re-applying once...): names
+    # which application a decision notice is about, so each can be told exactly once.
+    merchant_application: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    coordinator_via: Mapped[CoordinatorVia | None] = mapped_column(
+        _enum(CoordinatorVia, "coordinator_via")
+    )
     next_notice_at: Mapped[datetime | None] = mapped_column()
     registered_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
@@ -263,3 +277,45 @@ class Broadcast(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
     started_at: Mapped[datetime | None] = mapped_column()
     finished_at: Mapped[datetime | None] = mapped_column()
+
+
+class AuditAction(enum.StrEnum):
+    PROMOTE = "promote"
+    DEMOTE = "demote"
+    APPROVE = "approve"
+    REJECT = "reject"
+    BROADCAST = "broadcast"
+    SCHEDULE = "schedule"
+    CANCEL = "cancel"
+    VILLAGE_ADD = "village_add"
+    VILLAGE_RENAME = "village_rename"
+
+
+class AuditVia(enum.StrEnum):
+    """Who acted: a coordinator in chat, the configuration at start, the operator's command."""
+
+    CHAT = "chat"
+    CONFIG = "config"
+    CLI = "cli"
+
+
+class AuditEntry(Base):
+    """One coordinator action, written by the service in the same transaction as the action.
+
+    `details` keeps names as they were then (a company, a village's old and new name), so the
+    log still reads right after later changes."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    via: Mapped[AuditVia] = mapped_column(_enum(AuditVia, "audit_via"))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    action: Mapped[AuditAction] = mapped_column(_enum(AuditAction, "audit_action"))
+    subject_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    village_id: Mapped[int | None] = mapped_column(ForeignKey("villages.id"))
+    broadcast_id: Mapped[int | None] = mapped_column(ForeignKey("broadcasts.id"))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    actor: Mapped[User | None] = relationship(foreign_keys=[actor_id], lazy="selectin")
+    subject: Mapped[User | None] = relationship(foreign_keys=[subject_id], lazy="selectin")

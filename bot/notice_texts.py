@@ -77,6 +77,18 @@ def _rejected(
     )
 
 
+@renders("demoted")
+def _demoted(
+    payload: dict[str, Any], locale: str, i18n: I18n, broadcast: Broadcast | None
+) -> Rendered:
+    return Rendered(
+        i18n.gettext(
+            "You are no longer a coordinator of this programme. Send /start to see your menu.",
+            locale=locale,
+        )
+    )
+
+
 @renders("promoted")
 def _promoted(
     payload: dict[str, Any], locale: str, i18n: I18n, broadcast: Broadcast | None

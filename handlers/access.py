@@ -14,9 +14,17 @@ from bot.models import Role, User
 from handlers.routing import RouterRecipe
 from handlers.turn import Turn
 
-COORDINATOR_COMMANDS = ("broadcast", "broadcasts", "approve", "villages", "promote")
+COORDINATOR_COMMANDS = (
+    "broadcast",
+    "broadcasts",
+    "approve",
+    "villages",
+    "promote",
+    "demote",
+    "audit",
+)
 # Callback prefixes of coordinator buttons (the CallbackData prefixes in handlers/callbacks.py).
-COORDINATOR_PREFIXES = ("bc", "bcx", "appr", "vadm")
+COORDINATOR_PREFIXES = ("bc", "bcx", "appr", "vadm", "aud")
 
 router = RouterRecipe("access")
 

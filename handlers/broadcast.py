@@ -374,7 +374,9 @@ async def cancel_broadcast(
     callback_answer: CallbackAnswer,
 ) -> None:
     try:
-        broadcast = await broadcasts.cancel_broadcast(turn.session, callback_data.broadcast_id)
+        broadcast = await broadcasts.cancel_broadcast(
+            turn.session, turn.user, callback_data.broadcast_id
+        )
     except DomainError as exc:
         callback_answer.text = domain_problem(exc)
         callback_answer.show_alert = True

@@ -49,6 +49,12 @@ class VillageAdminCb(CallbackData, prefix="vadm"):
     village_id: int = 0
 
 
+class AuditCb(CallbackData, prefix="aud"):
+    """The next page of /audit: entries older than `before`."""
+
+    before: int
+
+
 class BroadcastCb(CallbackData, prefix="bc"):
     """A step of writing a broadcast: choose audience, add a version, send, schedule."""
 

@@ -9,6 +9,7 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.models import Role
 from bot.outbox import mark_blocked
+from bot.services.users import may_reapply
 from bot.services.villages import village_by_code
 from handlers import keyboards as kb
 from handlers.prompts import ask_current
@@ -31,6 +32,11 @@ async def show_menu(turn: Turn, text: str | None = None) -> None:
     if text is None:
         if user.role == Role.FARMER:
             text = _("What would you like to do? Choose from the menu below.")
+        elif may_reapply(user):
+            text = _(
+                "Your merchant registration was not approved. Send /start to apply again "
+                "with corrected details."
+            )
         elif user.role == Role.MERCHANT:
             text = _("You are registered as a merchant ({company}).").format(
                 company=user.company or ""
@@ -52,7 +58,7 @@ async def start(message: Message, command: CommandObject, turn: Turn) -> None:
     if command.args and command.args.startswith("v_"):
         village = await village_by_code(turn.session, command.args[2:])
         village_id = village.id if village else None
-    if turn.user.registered and turn.user.language is not None:
+    if turn.user.registered and turn.user.language is not None and not may_reapply(turn.user):
         await show_menu(turn, _("Welcome back!"))
         return
     await begin_registration(turn, village_id)

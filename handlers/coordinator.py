@@ -1,5 +1,6 @@
 """Coordinator tools in chat: approving merchants, villages with their registration links and
-QR codes, promoting coordinators. (Announcements are in handlers/broadcast.py.)
+QR codes, promoting and demoting coordinators, the audit log. (Announcements are in
+handlers/broadcast.py.)
 
 Every handler here carries `CoordinatorOnly()`; handlers/access.py, included before this
 router, answers everyone else with "not allowed".
@@ -11,6 +12,9 @@ import re
 
 from aiogram import F
 from aiogram.filters import Command, CommandObject
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.storage.base import StorageKey
+from aiogram.methods import EditMessageReplyMarkup
 from aiogram.types import BufferedInputFile, CallbackQuery, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import I18n
@@ -19,16 +23,17 @@ from aiogram.utils.i18n import gettext as _
 from bot.config import Settings
 from bot.formatting import qr_png
 from bot.models import User, Village
-from bot.services import coordination, villages
+from bot.services import audit, coordination, villages
 from bot.services.errors import DomainError
 from handlers import keyboards as kb
 from handlers.access import CoordinatorOnly
-from handlers.callbacks import ApprovalCb, VillageAdminCb
-from handlers.menus import coordinator_menus
+from handlers.callbacks import ApprovalCb, AuditCb, VillageAdminCb
+from handlers.menus import coordinator_menus, former_coordinator_menus
 from handlers.prompts import prompt
 from handlers.routing import RouterRecipe
 from handlers.states import Coordinating
 from handlers.texts import (
+    audit_page,
     domain_problem,
     is_answer,
     merchant_card,
@@ -233,7 +238,7 @@ async def ask_village_name(turn: Turn) -> None:
 
 @router.message(Coordinating.village_name, is_answer, CoordinatorOnly())
 async def village_name_typed(message: Message, turn: Turn) -> None:
-    village = await villages.add_village(turn.session, message.text or "")
+    village = await villages.add_village(turn.session, turn.user, message.text or "")
     await turn.state.clear()
     await turn.say(
         _("✅ {name} is added. Share its link or QR code with the village's farmers.").format(
@@ -274,7 +279,7 @@ async def village_rename_typed(message: Message, turn: Turn) -> None:
     data = await turn.data()
     try:
         village = await villages.rename_village(
-            turn.session, int(data["village_id"]), message.text or ""
+            turn.session, turn.user, int(data["village_id"]), message.text or ""
         )
     except DomainError as exc:
         if exc.reason == "village_unknown":
@@ -341,3 +346,87 @@ async def ask_promote_id(turn: Turn) -> None:
 @router.message(Coordinating.promote_id, is_answer, CoordinatorOnly())
 async def promote_id_typed(message: Message, turn: Turn, i18n: I18n) -> None:
     await _promote(turn, message.text or "", i18n)
+
+
+# Demoting coordinators
+
+
+async def _demote(turn: Turn, text: str, settings: Settings) -> None:
+    try:
+        user = await coordination.demote(
+            turn.session, turn.user, parse_telegram_id(text), settings.coordinator_ids
+        )
+    except DomainError as exc:
+        if exc.reason not in {"telegram_id_invalid", "not_coordinator"}:
+            await turn.state.clear()  # nothing to ask again: the refusal is final
+        raise
+    await turn.state.clear()
+    if user.id != turn.user.id:  # an unfinished coordinator dialogue of theirs ends too
+        key = StorageKey(bot_id=turn.bot.id, chat_id=user.telegram_id, user_id=user.telegram_id)
+        await FSMContext(turn.state.storage, key).clear()
+    # If Telegram refuses, the menu is reset at the next start.
+    for method in former_coordinator_menus(user.telegram_id):
+        turn.send(method)
+    if user.id == turn.user.id:
+        await turn.say(_("You are no longer a coordinator."), kb.main_menu(user))
+        return
+    await turn.say(
+        _(
+            "✅ {person} is no longer a coordinator. They are told so, and their command "
+            "menu no longer shows the coordinator tools."
+        ).format(person=_person(user))
+    )
+
+
+@router.message(Command("demote"), CoordinatorOnly())
+async def demote(message: Message, command: CommandObject, turn: Turn, settings: Settings) -> None:
+    await turn.state.clear()
+    if command.args:
+        await _demote(turn, command.args, settings)
+        return
+    await turn.state.set_state(Coordinating.demote_id)
+    await ask_demote_id(turn)
+
+
+@prompt(Coordinating.demote_id)
+async def ask_demote_id(turn: Turn) -> None:
+    await turn.say(
+        _(
+            "Who should no longer be a coordinator? Type their Telegram user id, a number "
+            "like 123456789. Send /cancel to stop."
+        )
+    )
+
+
+@router.message(Coordinating.demote_id, is_answer, CoordinatorOnly())
+async def demote_id_typed(message: Message, turn: Turn, settings: Settings) -> None:
+    await _demote(turn, message.text or "", settings)
+
+
+# The audit log
+
+
+async def _show_audit(turn: Turn, settings: Settings, before: int | None) -> None:
+    page = await audit.page(turn.session, turn.user, before)
+    text, shown = audit_page(page.entries, settings)
+    more = page.more or shown < len(page.entries)
+    await turn.say(text, kb.audit_more(page.entries[shown - 1].id) if more and shown else None)
+
+
+@router.message(Command("audit"), CoordinatorOnly())
+async def show_audit(message: Message, turn: Turn, settings: Settings) -> None:
+    await turn.state.clear()
+    await _show_audit(turn, settings, None)
+
+
+@router.callback_query(AuditCb.filter(), CoordinatorOnly())
+async def older_audit(
+    callback: CallbackQuery, callback_data: AuditCb, turn: Turn, settings: Settings
+) -> None:
+    if isinstance(callback.message, Message):  # the next page carries the next button
+        turn.send(
+            EditMessageReplyMarkup(
+                chat_id=turn.chat_id, message_id=callback.message.message_id, reply_markup=None
+            )
+        )
+    await _show_audit(turn, settings, callback_data.before)

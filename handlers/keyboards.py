@@ -13,6 +13,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder, ReplyKeyboardBuilder
 from bot.models import Grade, Process, Product, Role, User, Variety, Village
 from handlers.callbacks import (
     ApprovalCb,
+    AuditCb,
     ChoiceCb,
     LangCb,
     ProfileCb,
@@ -44,6 +45,12 @@ def main_menu(user: User) -> ReplyKeyboardMarkup:
     builder.button(text=menu_label(MENU_HELP))
     builder.adjust(2)
     return builder.as_markup(resize_keyboard=True, is_persistent=True)
+
+
+def audit_more(before: int) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(text=_("Older actions ▸"), callback_data=AuditCb(before=before))
+    return builder.as_markup()
 
 
 def languages() -> InlineKeyboardMarkup:

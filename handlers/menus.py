@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import logging
 
-from aiogram import Bot
+from aiogram import Bot, Dispatcher
 from aiogram.exceptions import TelegramBadRequest
-from aiogram.methods import SetMyCommands
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.storage.base import StorageKey
+from aiogram.methods import DeleteMyCommands, SetMyCommands
 from aiogram.types import BotCommand, BotCommandScopeChat
 from aiogram.utils.i18n import I18n
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -36,6 +38,8 @@ COORDINATOR_COMMANDS = [
     ("approve", N_("Merchants waiting for approval")),
     ("villages", N_("Villages, deep links and QR codes")),
     ("promote", N_("Make a user a coordinator")),
+    ("demote", N_("Take the coordinator role from a user")),
+    ("audit", N_("Recent coordinator actions")),
 ]
 
 
@@ -65,19 +69,42 @@ def coordinator_menus(i18n: I18n, telegram_id: int) -> list[SetMyCommands]:
     ]
 
 
+def former_coordinator_menus(telegram_id: int) -> list[DeleteMyCommands]:
+    """A former coordinator's chat falls back to everyone's menu."""
+    scope = BotCommandScopeChat(chat_id=telegram_id)
+    return [
+        DeleteMyCommands(scope=scope, language_code=locale) for locale in (None, *SHIPPED_LOCALES)
+    ]
+
+
 async def set_commands(
     bot: Bot,
     i18n: I18n,
     settings: Settings,
     sessionmaker: async_sessionmaker[AsyncSession],
+    dispatcher: Dispatcher,
 ) -> None:
     """Register the command menu once per shipped language, and the default one; then each
-    coordinator's (a startup hook: its arguments come from the dispatcher's workflow data)."""
+    coordinator's (a startup hook: its arguments come from the dispatcher's workflow data).
+
+    COORDINATOR_IDS is applied first: ids added become coordinators, and those who were
+    coordinators only because of it and are no longer in it lose the role and its menu."""
     for locale in SHIPPED_LOCALES:
         await bot.set_my_commands(command_list(i18n, locale), language_code=locale)
     await bot.set_my_commands(command_list(i18n, settings.default_locale))
-    async with sessionmaker() as session:
+    async with sessionmaker() as session, session.begin():
+        removed = await coordination.apply_configured_coordinators(
+            session, settings.coordinator_ids
+        )
         known = {user.telegram_id for user in await coordination.coordinators(session)}
+    for user in removed:
+        key = StorageKey(bot_id=bot.id, chat_id=user.telegram_id, user_id=user.telegram_id)
+        await FSMContext(dispatcher.storage, key).clear()  # a coordinator dialogue of theirs ends
+        try:
+            for delete in former_coordinator_menus(user.telegram_id):
+                await bot(delete)
+        except TelegramBadRequest:
+            log.info("could not reset the menu of former coordinator %s", user.telegram_id)
     for telegram_id in sorted(known | settings.coordinator_ids):
         try:
             for method in coordinator_menus(i18n, telegram_id):

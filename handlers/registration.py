@@ -27,6 +27,15 @@ async def begin_registration(turn: Turn, village_id: int | None = None) -> None:
         await turn.state.update_data(village_id=village_id)
     if turn.user.language is None:
         await turn.state.set_state(Registration.language)
+    elif users.may_reapply(turn.user):
+        # Turned down: the merchant questions again, with the reason they were given.
+        await turn.say(
+            _(
+                "Your last application was not approved. Reason: {reason}\n\n"
+                "Apply again with corrected details."
+            ).format(reason=turn.user.merchant_reject_reason or "—")
+        )
+        await turn.state.set_state(Registration.merchant_company)
     elif turn.user.role == Role.COORDINATOR:
         await turn.state.clear()
         await turn.say(

@@ -36,6 +36,7 @@ class Coordinating(StatesGroup):
     village_name = State()
     village_rename = State()
     promote_id = State()
+    demote_id = State()
 
 
 class Broadcasting(StatesGroup):

@@ -4,18 +4,29 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
+from datetime import datetime
 
 from aiogram.types import Message
 from aiogram.utils.i18n import get_i18n
 from aiogram.utils.i18n import gettext as _
 
 from bot.config import Settings
-from bot.formatting import format_date, format_moisture, format_quantity
+from bot.formatting import format_date, format_datetime, format_moisture, format_quantity
 from bot.i18n import N_
-from bot.models import HarvestReport, ReportStatus, Role, User, Village
+from bot.models import (
+    AuditAction,
+    AuditEntry,
+    AuditVia,
+    HarvestReport,
+    ReportStatus,
+    Role,
+    User,
+    Village,
+)
 from bot.quantity import Problem, QuantityRejected
 from bot.services.errors import DomainError
 from bot.services.harvests import HarvestDraft
+from bot.services.users import may_reapply
 
 LANGUAGE_NAMES = {"zh": "中文", "en": "English"}
 
@@ -218,6 +229,16 @@ def domain_problem(exc: DomainError) -> str:
             "Nobody with the Telegram id {id} has used this bot yet. Ask them to send /start "
             "to the bot first, then promote them."
         ),
+        "not_coordinator": _("{id} is not a coordinator."),
+        "coordinator_configured": _(
+            "{id} is a coordinator by the bot's configuration (COORDINATOR_IDS), so they "
+            "cannot be demoted in chat. Ask the operator to remove the id there; it takes "
+            "effect at the bot's next start."
+        ),
+        "last_coordinator": _(
+            "You are the last coordinator, so you cannot step down: promote someone else first."
+        ),
+        "merchant_approved_already": _("You are an approved merchant already."),
         "telegram_id_invalid": _(
             "That is not a Telegram user id. It is a number like 123456789: the person can "
             "see theirs in Telegram, for example with @userinfobot."
@@ -239,6 +260,12 @@ def help_text(user: User) -> str:
             "👤 Profile: change your name, phone or village.\n\n"
             "/language changes the language, /cancel stops any question."
         )
+    if may_reapply(user):
+        return _(
+            "Your merchant registration was not approved. Send /start to apply again with "
+            "corrected details; a coordinator will check it again.\n\n"
+            "/language changes the language, /cancel stops any question."
+        )
     if user.role == Role.MERCHANT and user.registered:
         return _(
             "farmgate lets you buy coffee pooled from many farmers.\n\n"
@@ -253,7 +280,9 @@ def help_text(user: User) -> str:
             "/broadcasts: scheduled and running announcements.\n"
             "/approve: merchants waiting for approval.\n"
             "/villages: villages, their registration links and QR codes; add or rename one.\n"
-            "/promote: make a user a coordinator, for example /promote 123456789.\n\n"
+            "/promote: make a user a coordinator, for example /promote 123456789.\n"
+            "/demote: take the coordinator role back, for example /demote 123456789.\n"
+            "/audit: the latest coordinator actions, who did what and when.\n\n"
             "/language changes the language, /cancel stops any question."
         )
     return _("Welcome to farmgate! Send /start to register as a farmer or a merchant.")
@@ -269,9 +298,14 @@ def merchant_card(merchant: User, settings: Settings) -> str:
         if merchant.registered_at
         else "—"
     )
-    return _("🏢 {company}\nContact: {contact}\nRegistered: {date}").format(
+    card = _("🏢 {company}\nContact: {contact}\nRegistered: {date}").format(
         company=merchant.company or "—", contact=merchant.contact or "—", date=registered
     )
+    if merchant.merchant_application > 1:
+        card += "\n" + _("Application {number}; the last one was not approved: {reason}").format(
+            number=merchant.merchant_application, reason=merchant.merchant_reject_reason or "—"
+        )
+    return card
 
 
 def village_list(villages: list[Village], counts: dict[int, int]) -> str:
@@ -294,3 +328,80 @@ def village_link_caption(village: Village, link: str) -> str:
         "{name}\nFarmers who open this link or scan this code register straight into "
         "{name}:\n{link}"
     ).format(name=village.name, link=link)
+
+
+# The audit log
+
+MAX_MESSAGE = 4000  # Telegram allows 4096 characters; the rest is headroom
+_LONG = 80
+
+
+def _short(text: object) -> str:
+    text = str(text or "—")
+    return text if len(text) <= _LONG else text[: _LONG - 1] + "…"
+
+
+def _named(name: object, telegram_id: object) -> str:
+    return f"{_short(name)} ({telegram_id})" if name else str(telegram_id)
+
+
+def _audit_actor(entry: AuditEntry) -> str:
+    if entry.actor is not None:
+        return _named(entry.actor.name or entry.actor.company, entry.actor.telegram_id)
+    if entry.via == AuditVia.CONFIG:
+        return _("the configuration (COORDINATOR_IDS)")
+    return _("the operator (command line)")
+
+
+def _audit_what(entry: AuditEntry, settings: Settings) -> str:
+    d = entry.details
+    person = _named(d.get("name"), d.get("telegram_id", ""))
+    company = _short(d.get("company"))
+    number = entry.broadcast_id or ""
+    if entry.action == AuditAction.PROMOTE:
+        return _("made {person} a coordinator").format(person=person)
+    if entry.action == AuditAction.DEMOTE:
+        return _("took the coordinator role from {person}").format(person=person)
+    if entry.action == AuditAction.APPROVE:
+        return _("approved the merchant {company}").format(company=company)
+    if entry.action == AuditAction.REJECT:
+        return _("turned down the merchant {company}: {reason}").format(
+            company=company, reason=_short(d.get("reason"))
+        )
+    if entry.action == AuditAction.BROADCAST:
+        return _("sent announcement #{id}").format(id=number)
+    if entry.action == AuditAction.SCHEDULE:
+        when = d.get("scheduled_at")
+        return _("scheduled announcement #{id} for {when}").format(
+            id=number,
+            when=format_datetime(datetime.fromisoformat(when), locale(), settings.tz)
+            if when
+            else "—",
+        )
+    if entry.action == AuditAction.CANCEL:
+        return _("cancelled announcement #{id}").format(id=number)
+    if entry.action == AuditAction.VILLAGE_ADD:
+        return _("added the village {name}").format(name=_short(d.get("name")))
+    return _("renamed the village {old} to {name}").format(
+        old=_short(d.get("old")), name=_short(d.get("name"))
+    )
+
+
+def audit_page(entries: list[AuditEntry], settings: Settings) -> tuple[str, int]:
+    """Newest first, one line each, in the reader's language and the programme's time zone.
+    Returns the text and how many entries fit in one message."""
+    if not entries:
+        return _("No coordinator actions are recorded yet."), 0
+    text = _("Coordinator actions, newest first:")
+    shown = 0
+    for entry in entries:
+        line = _("{when} · {who}: {what}").format(
+            when=format_datetime(entry.created_at, locale(), settings.tz),
+            who=_audit_actor(entry),
+            what=_audit_what(entry, settings),
+        )
+        if len(text) + 2 + len(line) > MAX_MESSAGE:
+            break
+        text += "\n\n" + line
+        shown += 1
+    return text, shown

@@ -23,6 +23,7 @@ from bot.config import REPO_ROOT, Settings
 from bot.db import make_engine, make_sessionmaker
 from bot.i18n import compile_catalogs
 from bot.models import Village
+from bot.services.access import OPERATOR
 from bot.services.villages import add_village
 
 if TYPE_CHECKING:
@@ -180,8 +181,8 @@ async def villages(database_url: str) -> list[Village]:
     try:
         async with make_sessionmaker(engine)() as s, s.begin():
             return [
-                await add_village(s, "Conggang", "conggang"),
-                await add_village(s, "Nankang", "nankang"),
+                await add_village(s, OPERATOR, "Conggang", "conggang"),
+                await add_village(s, OPERATOR, "Nankang", "nankang"),
             ]
     finally:
         await engine.dispose()

@@ -85,12 +85,12 @@ async def test_scheduled_broadcast_starts_once_and_can_be_cancelled(
     assert [b.id for b in await broadcasts.scheduled(session)] == [first.id]
     assert await broadcasts.start_broadcast(session, first.id)
     assert not await broadcasts.start_broadcast(session, first.id)
-    cancelled = await broadcasts.cancel_broadcast(session, first.id)
+    cancelled = await broadcasts.cancel_broadcast(session, coordinator, first.id)
     assert cancelled.status == BroadcastStatus.CANCELLED
     statuses = {n.status for n in await _notices(session, first.id)}
     assert statuses == {NoticeStatus.CANCELLED}
     with pytest.raises(DomainError):
-        await broadcasts.cancel_broadcast(session, first.id)
+        await broadcasts.cancel_broadcast(session, coordinator, first.id)
 
 
 async def test_content_and_permission_rules(session: AsyncSession, villages: list[Village]) -> None:

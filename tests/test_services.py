@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.db import make_engine, make_sessionmaker
 from bot.models import MerchantStatus, Notice, ReportStatus, Role, User, Village
 from bot.services import coordination, harvests, users, villages
+from bot.services.access import OPERATOR
 from bot.services.errors import DomainError
 from bot.services.harvests import HarvestDraft
 
@@ -32,12 +33,12 @@ def _draft(**changes: object) -> HarvestDraft:
 
 
 async def test_village_codes_are_unique_and_names_too(session: AsyncSession) -> None:
-    first = await villages.add_village(session, "Conggang")
+    first = await villages.add_village(session, OPERATOR, "Conggang")
     assert first.code == "conggang"
     with pytest.raises(DomainError) as caught:
-        await villages.add_village(session, "conggang ")
+        await villages.add_village(session, OPERATOR, "conggang ")
     assert caught.value.reason == "village_exists"
-    chinese = await villages.add_village(session, "南康村")
+    chinese = await villages.add_village(session, OPERATOR, "南康村")
     assert chinese.code and chinese.code != first.code
     assert await villages.village_by_code(session, chinese.code) == chinese
     assert [v.name for v in await villages.list_villages(session)] == ["Conggang", "南康村"]

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db import rows_affected
 from bot.models import (
+    AuditAction,
     Broadcast,
     BroadcastStatus,
     Notice,
@@ -23,6 +24,8 @@ from bot.models import (
 )
 from bot.outbox import enqueue_for
 from bot.quantity import normalise
+from bot.services import audit
+from bot.services.access import require_coordinator
 from bot.services.errors import DomainError
 
 KIND = "announcement"
@@ -99,8 +102,7 @@ async def create_broadcast(
     """Send now (its notices are written in this transaction) or schedule for later.
 
     `texts` maps "" to the main text and a locale to that language's version."""
-    if coordinator.role != Role.COORDINATOR:
-        raise DomainError("not_allowed")
+    await require_coordinator(session, coordinator)
     check_content(texts, photo_file_id)
     if scheduled_at is not None and scheduled_at <= utcnow():
         raise DomainError("schedule_in_past")
@@ -116,6 +118,16 @@ async def create_broadcast(
     )
     session.add(broadcast)
     await session.flush()
+    await audit.record(
+        session,
+        AuditAction.SCHEDULE if scheduled_at is not None else AuditAction.BROADCAST,
+        coordinator,
+        broadcast_id=broadcast.id,
+        details={
+            "audience": audience.to_json(),
+            "scheduled_at": scheduled_at.isoformat() if scheduled_at else None,
+        },
+    )
     if scheduled_at is None:
         await start_broadcast(session, broadcast.id)
     return broadcast
@@ -160,8 +172,11 @@ async def start_broadcast(session: AsyncSession, broadcast_id: int) -> bool:
     return True
 
 
-async def cancel_broadcast(session: AsyncSession, broadcast_id: int) -> Broadcast:
+async def cancel_broadcast(
+    session: AsyncSession, coordinator: User, broadcast_id: int
+) -> Broadcast:
     """Stop a scheduled or running broadcast; what was delivered stays delivered."""
+    await require_coordinator(session, coordinator)
     broadcast = await session.get(Broadcast, broadcast_id)
     if broadcast is None:
         raise DomainError("broadcast_not_found")
@@ -175,6 +190,13 @@ async def cancel_broadcast(session: AsyncSession, broadcast_id: int) -> Broadcas
     )
     broadcast.status = BroadcastStatus.CANCELLED
     broadcast.finished_at = utcnow()
+    await audit.record(
+        session,
+        AuditAction.CANCEL,
+        coordinator,
+        broadcast_id=broadcast.id,
+        details={"audience": broadcast.audience},
+    )
     await session.flush()
     return broadcast
 

@@ -8,7 +8,9 @@ from collections.abc import Collection
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.models import MerchantStatus, Role, User, utcnow
+from bot.models import CoordinatorVia, MerchantStatus, Role, User, utcnow
+from bot.services.access import CONFIGURATION
+from bot.services.coordination import make_coordinator
 from bot.services.errors import DomainError
 from bot.services.villages import get_village
 
@@ -24,15 +26,17 @@ async def get_user(session: AsyncSession, telegram_id: int) -> User | None:
 async def ensure_user(
     session: AsyncSession, telegram_id: int, coordinator_ids: Collection[int] = ()
 ) -> User:
-    """The user for a Telegram id, created on first contact; configured ids are coordinators."""
+    """The user for a Telegram id, created on first contact; configured ids are coordinators
+    (recorded as such, so removing the id takes the role away at the next start)."""
     user = await get_user(session, telegram_id)
     if user is None:
         user = User(telegram_id=telegram_id)
         session.add(user)
+        await session.flush()
     if user.blocked:  # they are talking to the bot, so they can be reached again
         user.blocked = False
     if telegram_id in coordinator_ids and user.role != Role.COORDINATOR:
-        user.role = Role.COORDINATOR
+        await make_coordinator(session, user, CONFIGURATION, CoordinatorVia.CONFIG)
     if user.role == Role.COORDINATOR and user.registered_at is None:
         user.registered_at = utcnow()
     await session.flush()
@@ -89,18 +93,30 @@ async def register_farmer(
     return user
 
 
+def may_reapply(user: User) -> bool:
+    """A turned-down merchant may apply again with corrected details."""
+    return user.role == Role.MERCHANT and user.merchant_status == MerchantStatus.REJECTED
+
+
 async def register_merchant(
     session: AsyncSession, user: User, *, company: str, contact: str
 ) -> User:
-    """A merchant waits for a coordinator's approval before they can bid."""
+    """A merchant waits for a coordinator's approval before they can bid.
+
+    A first application or one after a rejection gets the next application number (the
+    decision notice names it); correcting a pending application keeps its number."""
     if user.role == Role.COORDINATOR:
         raise DomainError("already_coordinator")
+    if user.role == Role.MERCHANT and user.merchant_status == MerchantStatus.APPROVED:
+        raise DomainError("merchant_approved_already")
     contact = " ".join(contact.split())
     if not contact or len(contact) > MAX_CONTACT:
         raise DomainError("contact_invalid", limit=MAX_CONTACT)
-    user.role = Role.MERCHANT
     user.company = clean_name(company, MAX_CONTACT)
     user.contact = contact
+    if user.role != Role.MERCHANT or user.merchant_status != MerchantStatus.PENDING:
+        user.merchant_application += 1
+    user.role = Role.MERCHANT
     user.merchant_status = MerchantStatus.PENDING
     user.registered_at = user.registered_at or utcnow()
     await session.flush()

@@ -8,7 +8,9 @@ import secrets
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.models import Village
+from bot.models import AuditAction, Village
+from bot.services import audit
+from bot.services.access import Actor, require_coordinator
 from bot.services.errors import DomainError
 
 CODE_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
@@ -31,8 +33,13 @@ def clean_village_name(name: str) -> str:
     return name
 
 
-async def add_village(session: AsyncSession, name: str, code: str | None = None) -> Village:
-    """Create a village; the code forms its deep link /start v_<code>."""
+async def add_village(
+    session: AsyncSession, actor: Actor, name: str, code: str | None = None
+) -> Village:
+    """Create a village; the code forms its deep link /start v_<code>.
+
+    `actor` is a coordinator in chat or the operator's command line (OPERATOR)."""
+    await require_coordinator(session, actor)
     name = clean_village_name(name)
     if code is not None and not CODE_RE.match(code):
         raise DomainError("village_code_invalid")
@@ -50,6 +57,13 @@ async def add_village(session: AsyncSession, name: str, code: str | None = None)
     village = Village(name=name, code=code)
     session.add(village)
     await session.flush()
+    await audit.record(
+        session,
+        AuditAction.VILLAGE_ADD,
+        actor,
+        village_id=village.id,
+        details={"name": village.name, "code": village.code},
+    )
     return village
 
 
@@ -70,8 +84,11 @@ async def village_by_code(session: AsyncSession, code: str) -> Village | None:
     return await session.scalar(select(Village).where(Village.code == code))
 
 
-async def rename_village(session: AsyncSession, village_id: int, name: str) -> Village:
+async def rename_village(
+    session: AsyncSession, actor: Actor, village_id: int, name: str
+) -> Village:
     """A new name keeps the code, so printed QR codes and deep links stay valid."""
+    await require_coordinator(session, actor)
     village = await get_village(session, village_id)
     if village is None:
         raise DomainError("village_unknown")
@@ -81,7 +98,15 @@ async def rename_village(session: AsyncSession, village_id: int, name: str) -> V
     )
     if clash is not None:
         raise DomainError("village_exists", name=name)
+    old = village.name
     village.name = name
+    await audit.record(
+        session,
+        AuditAction.VILLAGE_RENAME,
+        actor,
+        village_id=village.id,
+        details={"old": old, "name": name},
+    )
     await session.flush()
     return village
 

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.formatting import format_date
 from bot.models import MerchantStatus, Notice, Role, User, Village
-from handlers.callbacks import ApprovalCb, VillageAdminCb
+from handlers.callbacks import ApprovalCb, AuditCb, VillageAdminCb
 from tests.conftest import COORDINATOR_ID, BotRunner
 from tests.e2e.flows import register_farmer
 from tests.emulator import BotApiEmulator, BotMessage, UserChat
@@ -422,7 +422,16 @@ async def test_coordinator_tools_refuse_farmers_and_merchants(
     stranger = emulator.user(503, language_code="en")
     merchant_id = (await _user(session, 502)).id
 
-    commands = ["/approve", "/villages", "/promote", "/promote 501", "/broadcast", "/broadcasts"]
+    commands = [
+        "/approve",
+        "/villages",
+        "/promote",
+        "/promote 501",
+        "/demote 9000",
+        "/audit",
+        "/broadcast",
+        "/broadcasts",
+    ]
     for chat in (farmer, merchant, stranger):
         for command in commands:
             await chat.send(command)
@@ -437,6 +446,7 @@ async def test_coordinator_tools_refuse_farmers_and_merchants(
         VillageAdminCb(action="add").pack(),
         VillageAdminCb(action="link", village_id=villages[0].id).pack(),
         VillageAdminCb(action="rename", village_id=villages[0].id).pack(),
+        AuditCb(before=1000).pack(),
     ]
     for chat in (farmer, merchant):
         assert chat.last is not None

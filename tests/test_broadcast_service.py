@@ -387,3 +387,22 @@ async def _until_waiting_on_a_lock(engine: AsyncEngine, within: float = 10.0) ->
                 return
         await asyncio.sleep(0.02)
     raise AssertionError("the cancel never waited for the start")
+
+
+async def test_a_scheduled_broadcast_to_nobody_is_still_reported(
+    session: AsyncSession, villages: list[Village]
+) -> None:
+    coordinator = await _population(session, villages)
+    later = datetime.now(UTC) + timedelta(hours=1)
+    empty = await broadcasts.create_broadcast(
+        session, coordinator, Audience("village", villages[1].id), {"": "A"}, scheduled_at=later
+    )
+    farmer = await users.get_user(session, 3)  # the village's only farmer leaves
+    assert farmer is not None
+    await mark_blocked(session, farmer.id)
+    assert await broadcasts.start_broadcast(session, empty.id)
+    assert await broadcasts.settle(session) == [
+        broadcasts.Finished(empty.id, BroadcastStatus.DONE, reported=True)
+    ]
+    [report] = await _reports(session)
+    assert report.payload["total"] == 0

@@ -162,9 +162,7 @@ async def start_broadcast(session: AsyncSession, broadcast_id: int) -> bool:
         f"broadcast:{broadcast.id}:",
         broadcast_id=broadcast.id,
     )
-    if broadcast.total == 0:
-        broadcast.status = BroadcastStatus.DONE
-        broadcast.finished_at = utcnow()
+    # Even with nobody to send to, it is finished (and reported) by `settle`, as any other.
     await session.flush()
     return True
 

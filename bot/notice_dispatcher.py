@@ -65,7 +65,6 @@ from bot.outbox import mark_blocked
 log = logging.getLogger(__name__)
 
 TRANSIENT = (TelegramNetworkError, TelegramServerError)
-__all__ = ["DispatcherOptions", "NoticeDispatcher", "ProgressView"]
 
 
 def _transient(exc: BaseException) -> bool:

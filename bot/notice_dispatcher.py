@@ -49,25 +49,22 @@ from aiogram.exceptions import (
     TelegramServerError,
     TelegramUnauthorizedError,
 )
-from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import I18n
 from sqlalchemy import ColumnElement, Table, and_, or_, select, update
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot.broadcast_cancels import CancelledBroadcasts
+from bot.broadcast_progress import ProgressReporter, ProgressView
 from bot.db import is_sqlite
-from bot.models import Broadcast, BroadcastStatus, Notice, NoticeStatus, User, utcnow
+from bot.models import Broadcast, Notice, NoticeStatus, User, utcnow
 from bot.notice_texts import Rendered, UnknownNotice, render
 from bot.outbox import mark_blocked
-from bot.services import broadcasts
-from bot.services.broadcasts import Progress
 
 log = logging.getLogger(__name__)
 
 TRANSIENT = (TelegramNetworkError, TelegramServerError)
-# Renders a broadcast's progress message; called with the coordinator's locale active.
-ProgressView = Callable[[Broadcast, Progress], tuple[str, InlineKeyboardMarkup | None]]
 
 
 def _transient(exc: BaseException) -> bool:
@@ -95,6 +92,7 @@ class DispatcherOptions:
     lease: float = 60.0  # how long a claim is kept by a process that may have died
     idle: float = 0.25  # how often an empty outbox is looked at again
     progress_every: float = 2.0  # how often live broadcast progress is edited
+    cancel_recheck: float = 0.1  # how stale "not cancelled" may be when a broadcast's notice goes
     max_attempts: int = 8  # transient failures before a notice is given up as failed
     network_retries: int = 3  # immediate attempts of one send on a network error or 5xx
     request_timeout: float = 10.0  # one HTTP request to the Bot API
@@ -388,7 +386,8 @@ class NoticeDispatcher:
             self._writer = _EngineWriter(self._engine)
         self._paused_until = 0.0
         self._broadcasts: dict[int, Broadcast] = {}
-        self._progress_shown: dict[int, str] = {}
+        self._cancelled = CancelledBroadcasts(self._engine, self.options.cancel_recheck)
+        self._progress = ProgressReporter(bot, sessionmaker, i18n, progress_view, self.wake)
         self._stop = asyncio.Event()
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -409,9 +408,11 @@ class NoticeDispatcher:
                 "another notice dispatcher uses %s; this one waits until it stops",
                 self._engine.url.database,
             )
-        self._tasks = [asyncio.create_task(self._run(), name="notice-dispatcher")]
-        if self.progress_view is not None:
-            self._tasks.append(asyncio.create_task(self._progress_loop(), name="notice-progress"))
+        self._tasks = [
+            asyncio.create_task(self._run(), name="notice-dispatcher"),
+            # Always: it also finishes broadcasts, with or without a progress view.
+            asyncio.create_task(self._progress_loop(), name="notice-progress"),
+        ]
 
     async def stop(self) -> None:
         self._stop.set()
@@ -606,6 +607,8 @@ class NoticeDispatcher:
 
     async def deliver(self, notice: Claimed) -> float:
         """Send one notice and record the outcome; returns a pause Telegram asked for."""
+        if await self._skip_cancelled(notice):
+            return 0
         locale = notice.locale or self.i18n.default_locale
         try:
             rendered = render(
@@ -650,6 +653,15 @@ class NoticeDispatcher:
         else:
             await self._finish(notice, NoticeStatus.SENT)
         return 0
+
+    async def _skip_cancelled(self, notice: Claimed) -> bool:
+        """A notice of a cancelled broadcast is not sent, even one claimed before the cancel:
+        it is recorded as cancelled (neither sent nor failed) and its recipient is free."""
+        if notice.broadcast_id is None or not await self._cancelled(notice.broadcast_id):
+            return False
+        values = {"status": NoticeStatus.CANCELLED, "lease_until": None}
+        await self._writer.record(notice.id, values, notice.recipient_id, utcnow())
+        return True
 
     async def _send(self, chat_id: int, rendered: Rendered) -> None:
         """Send one message; a network error or a 5xx is tried again after a short backoff
@@ -772,51 +784,6 @@ class NoticeDispatcher:
             await self._sleep(self.options.progress_every)
 
     async def report_progress(self) -> None:
-        """Edit each running broadcast's progress message; the last edit is the report.
-
-        The counts are read (and a finished broadcast marked done) in one short transaction;
-        the edits go out after it, so no database lock is held across an HTTP request."""
-        assert self.progress_view is not None
-        reports: list[tuple[Broadcast, str | None, Progress]] = []
-        async with self.sessionmaker() as session, session.begin():
-            rows = await session.execute(
-                select(Broadcast, User.language)
-                .join(User, User.id == Broadcast.created_by)
-                .where(
-                    Broadcast.progress_message_id.is_not(None),
-                    Broadcast.status != BroadcastStatus.SCHEDULED,
-                )
-            )
-            for broadcast, language in rows.all():
-                done = await broadcasts.progress(session, broadcast)
-                await broadcasts.finish_if_done(session, broadcast, done)
-                reports.append((broadcast, language, done))
-        for broadcast, language, done in reports:
-            with (
-                self.i18n.context(),
-                self.i18n.use_locale(language or self.i18n.default_locale),
-            ):
-                text, markup = self.progress_view(broadcast, done)
-            if self._progress_shown.get(broadcast.id) == text:
-                continue
-            try:
-                await self.bot.edit_message_text(
-                    text,
-                    chat_id=broadcast.progress_chat_id,
-                    message_id=broadcast.progress_message_id,
-                    reply_markup=markup,
-                )
-            except TelegramBadRequest as exc:
-                log.info("progress of broadcast %s not edited: %s", broadcast.id, exc)
-            except (TelegramRetryAfter, *TRANSIENT):
-                continue
-            if broadcast.status in (BroadcastStatus.DONE, BroadcastStatus.CANCELLED):
-                self._progress_shown.pop(broadcast.id, None)
-                async with self._engine.begin() as conn:  # the final report is shown
-                    await conn.execute(
-                        update(Broadcast)
-                        .where(Broadcast.id == broadcast.id)
-                        .values(progress_message_id=None)
-                    )
-            else:
-                self._progress_shown[broadcast.id] = text
+        """Finish the broadcasts whose notices all have their outcome and edit the progress
+        messages (bot/broadcast_progress.py)."""
+        await self._progress.tick()

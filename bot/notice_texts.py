@@ -99,3 +99,28 @@ def _promoted(
             locale=locale,
         )
     )
+
+
+@renders("broadcast_report")
+def _broadcast_report(
+    payload: dict[str, Any], locale: str, i18n: I18n, broadcast: Broadcast | None
+) -> Rendered:
+    """The final report of a broadcast that had no progress message to edit (a scheduled one,
+    or its message was deleted): the same words as that message's last edit."""
+    counts = {
+        key: payload.get(key, 0) for key in ("broadcast_id", "sent", "total", "blocked", "failed")
+    }
+    counts["id"] = counts.pop("broadcast_id")
+    if payload.get("status") == "cancelled":
+        text = i18n.gettext(
+            "⏹ Announcement #{id} was cancelled: {sent} of {total} sent before it "
+            "stopped, {blocked} blocked the bot, {failed} failed.",
+            locale=locale,
+        )
+    else:
+        text = i18n.gettext(
+            "✅ Announcement #{id} is done: {sent} of {total} sent, {blocked} blocked the "
+            "bot, {failed} failed.",
+            locale=locale,
+        )
+    return Rendered(text.format(**counts))

@@ -279,7 +279,6 @@ async def when_received(
         texts,
         photo,
         scheduled_at=when,
-        progress_chat_id=turn.chat_id,
     )
     await turn.state.clear()
     # The job must find the row when it fires; missed here, the 30 s resync adds it.

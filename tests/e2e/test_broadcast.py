@@ -3,6 +3,7 @@ restart, cancelling; recipients get the announcement in their own language."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -10,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.models import Notice, NoticeStatus, Village
+from bot.models import Broadcast, BroadcastStatus, MerchantStatus, Notice, NoticeStatus, Village
 from bot.services import users
 from tests.conftest import COORDINATOR_ID, BotRunner
 from tests.emulator import BotApiEmulator, UserChat
@@ -19,7 +20,9 @@ from tests.emulator import BotApiEmulator, UserChat
 async def _people(
     session: AsyncSession, emulator: BotApiEmulator, villages: list[Village]
 ) -> dict[str, UserChat]:
-    """Farmers and a merchant who registered earlier (chats exist, users in the database)."""
+    """Farmers and an approved merchant who registered earlier (chats exist, users in the
+    database), and two merchants who are not merchants of the programme: one waiting for
+    approval, one rejected. They are in no audience."""
     people = {
         "li": (401, "zh", villages[0]),
         "wang": (402, "zh", villages[0]),
@@ -35,11 +38,19 @@ async def _people(
     merchant = await users.ensure_user(session, 405)
     await users.set_language(session, merchant, "en")
     await users.register_merchant(session, merchant, company="Yunnan Beans", contact="13900000000")
+    merchant.merchant_status = MerchantStatus.APPROVED
+    for telegram_id, status in ((406, MerchantStatus.PENDING), (407, MerchantStatus.REJECTED)):
+        outsider = await users.ensure_user(session, telegram_id)
+        await users.set_language(session, outsider, "en")
+        await users.register_merchant(session, outsider, company="Not yet", contact="13900000001")
+        outsider.merchant_status = status
     await session.commit()
     chats = {
         name: emulator.user(tid, language_code=lang) for name, (tid, lang, _v) in people.items()
     }
     chats["merchant"] = emulator.user(405, language_code="en")
+    chats["pending"] = emulator.user(406, language_code="en")
+    chats["rejected"] = emulator.user(407, language_code="en")
     return chats
 
 
@@ -93,7 +104,7 @@ async def test_broadcast_to_a_village_with_a_version_per_language(
     assert (await people["li"].receive()).text == "周日上午9点在学校收货。"
     assert (await people["wang"].receive()).text == "周日上午9点在学校收货。"
     assert (await people["ann"].receive()).text == "Collection day is Sunday 9:00 at the school."
-    for outsider in ("bo", "merchant"):
+    for outsider in ("bo", "merchant", "pending", "rejected"):
         await people[outsider].settle(quiet=0.3)
         assert people[outsider].messages == []
 
@@ -113,8 +124,12 @@ async def test_photo_broadcast_to_merchants(
     assert preview.photo and preview.text == "42 t of Catimor ready"
     await coordinator.receive_until(lambda m: "Send it now" in m.text)
     await coordinator.press("📤 Send now")
+    progress = await coordinator.receive_until(lambda m: "nnouncement #" in m.text)
     got = await people["merchant"].receive(timeout=10)
     assert got.photo and got.text == "42 t of Catimor ready"
+    await coordinator.wait_for(lambda c: "is done" in progress.text, timeout=10)
+    assert "1 of 1 sent" in progress.text  # the pending and the rejected merchant got nothing
+    assert people["pending"].messages == [] and people["rejected"].messages == []
 
 
 async def test_bad_input_while_writing_a_broadcast(
@@ -174,13 +189,22 @@ async def test_a_scheduled_broadcast_fires_after_a_restart(
     await coordinator.send(local)
     scheduled = await coordinator.receive()
     assert "is scheduled for" in scheduled.text and "Asia/Shanghai" in scheduled.text
+    # The author reads Chinese by the time it goes out: the report is rendered when sent.
+    await coordinator.send("/language")
+    await coordinator.receive()
+    await coordinator.press("中文")
+    await coordinator.receive()
     await running_bot.stop()
     await running_bot.start()
     got = await people["bo"].receive(timeout=15)
     assert got.text == "Prices go up tomorrow"
     for name in ("li", "wang", "ann"):
         assert (await people[name].receive(timeout=10)).text == "Prices go up tomorrow"
-    await people["merchant"].settle(quiet=0.3)
+    # A scheduled broadcast has no progress message: its final report comes as a notice.
+    report = await coordinator.receive_until(lambda m: "公告 #1" in m.text, timeout=15)
+    assert report.text == "✅ 公告 #1 发送完毕：已发送 4/4，0 人屏蔽了机器人，0 条失败。"
+    await coordinator.send("/broadcasts")
+    assert (await coordinator.receive()).text == "目前没有定时或正在发送的公告。"
     assert people["merchant"].messages == []
 
 
@@ -231,3 +255,61 @@ async def test_only_coordinators_broadcast(
     await people["ann"].press(callback_data="bcx:cancel:1", message=0, force=True)
     answer = await people["ann"].wait_callback_answer()
     assert answer.get("text") == "Sorry, only coordinators can do that."
+
+
+async def test_progress_message_deleted_or_author_blocked(
+    emulator: BotApiEmulator, villages: list[Village], session: AsyncSession, settings: Settings
+) -> None:
+    """The author deletes the progress message: it is given up (edited no more) and the
+    final report comes as a new message. Then the author blocks the bot during the next one:
+    it still ends done, and its message is not tried again every few seconds."""
+    # Slow enough (4 farmers in about 6 s) that the progress is shown before the end.
+    runner = BotRunner(settings.model_copy(update={"notice_rate": 0.5}))
+    await runner.start()
+    try:
+        await _people(session, emulator, villages)
+        coordinator = await _coordinator(emulator)
+        await _compose(coordinator, "Farmers (4)", "First")
+        await coordinator.press("📤 Send now")
+        progress = await coordinator.receive_until(lambda m: "nnouncement #" in m.text)
+        await coordinator.wait_for(lambda c: "1 of 4 sent" in progress.text, timeout=10)
+        assert coordinator.delete_message(progress.message_id)
+        report = await coordinator.receive_until(lambda m: "is done" in m.text, timeout=15)
+        assert (
+            report.text == "✅ Announcement #1 is done: 4 of 4 sent, 0 blocked the bot, 0 failed."
+        )
+        assert progress.deleted and report.message_id != progress.message_id
+
+        await _compose(coordinator, "Farmers (4)", "Second")
+        await coordinator.press("📤 Send now")
+        second = await coordinator.receive_until(lambda m: "nnouncement #" in m.text)
+        await coordinator.wait_for(lambda c: "1 of 4 sent" in second.text, timeout=10)
+        emulator.block(COORDINATOR_ID)
+
+        async def finished() -> bool:
+            row = await session.get(Broadcast, 2, populate_existing=True)
+            await session.commit()
+            # done, and its message given up (or the final edit would be tried forever)
+            return (
+                row is not None
+                and row.status == BroadcastStatus.DONE
+                and row.progress_message_id is None
+            )
+
+        for _ in range(300):
+            if await finished():
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("the second broadcast never finished")
+        refused = [
+            call
+            for call in emulator.calls_to("editMessageText")
+            if call.chat_id == COORDINATOR_ID and call.status == 403
+        ]
+        assert len(refused) == 1  # given up at the first refusal
+        emulator.unblock(COORDINATOR_ID)
+        await coordinator.send("/broadcasts")
+        assert "No announcement" in (await coordinator.receive()).text
+    finally:
+        await runner.stop()

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db import make_engine, make_sessionmaker
@@ -131,6 +132,27 @@ async def test_simultaneous_decisions_on_a_merchant_make_one(database_url: str) 
             await s.commit()
             coordinator_id, merchant_id = coordinator.id, merchant.id
 
+        # The first to lock the merchant holds its transaction open until the other two have
+        # asked for it too: on PostgreSQL they read the merchant's row (SELECT ... FOR UPDATE
+        # waits for the lock; without the lock they would read it pending), on SQLite they
+        # ask for the database's write lock (BEGIN IMMEDIATE).
+        sqlite = engine.dialect.name == "sqlite"
+        requests = 0
+        all_asked = asyncio.Event()
+
+        @event.listens_for(engine.sync_engine, "before_cursor_execute")
+        def count_requests(_conn: Any, _cursor: Any, statement: str, params: Any, *_: Any) -> None:
+            nonlocal requests
+            if sqlite:
+                asked = statement.startswith("BEGIN IMMEDIATE")
+            else:
+                values = params.values() if isinstance(params, dict) else params or ()
+                asked = statement.startswith("SELECT") and merchant_id in values
+            if asked:
+                requests += 1
+                if requests >= 3:
+                    all_asked.set()
+
         async def decide(approve: bool) -> str:
             async with maker() as s:
                 me = await s.get(User, coordinator_id)
@@ -140,7 +162,7 @@ async def test_simultaneous_decisions_on_a_merchant_make_one(database_url: str) 
                         await coordination.approve_merchant(s, me, merchant_id)
                     else:
                         await coordination.reject_merchant(s, me, merchant_id, "late")
-                    await asyncio.sleep(0.2)  # hold the transaction open while others try
+                    await asyncio.wait_for(all_asked.wait(), timeout=10)
                     await s.commit()
                 except DomainError as exc:
                     return exc.reason

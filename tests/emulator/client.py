@@ -93,6 +93,8 @@ class UserChat:
         self.errors: list[tuple[str, int, str]] = []
         """(method, status, description) of API errors the bot got for this chat."""
         self.last_update_id: int | None = None
+        self.update_ids: list[int] = []
+        """Ids of the updates queued for the bot from this chat, in order (redeliveries too)."""
         self.last_query_id: str | None = None
         self._by_id: dict[int, BotMessage] = {}
         self._cursor = 0
@@ -532,7 +534,11 @@ class UserChat:
 
     async def settle(self, quiet: float = 0.3, timeout: float = 5.0) -> None:
         """Wait until the bot took all queued updates of this chat and then sent, edited or
-        deleted nothing here for ``quiet`` seconds."""
+        deleted nothing here for ``quiet`` seconds.
+
+        A quiet time proves nothing on a slow machine: to show that nothing more arrives, wait
+        for the bot to have handled the updates (``BotRunner.idle`` in tests/conftest.py) or
+        for the outbox to be drained (tests/conditions.py) instead."""
         start = time.monotonic()
         deadline = start + timeout
         while True:

@@ -94,6 +94,7 @@ class UpdateQueue:
         self.entries.append(_Queued(uid, update, chat))
         if chat is not None:
             chat._pending_updates += 1
+            chat.update_ids.append(uid)
         self._signal.notify()
         self.changed.notify()
         return uid

@@ -27,7 +27,7 @@ from bot.db import make_engine, make_sessionmaker
 from bot.i18n import compile_catalogs
 from bot.models import Village
 from bot.services.villages import add_village
-from tests.emulator.client import Notifier
+from tests.emulator.signals import Notifier
 
 if TYPE_CHECKING:
     from tests.emulator import BotApiEmulator, UserChat

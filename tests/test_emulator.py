@@ -544,7 +544,7 @@ async def test_uploaded_photo_and_document_bytes(emu: BotApiEmulator, bot: Bot) 
 
 
 @pytest.mark.asyncio
-async def test_reply_keyboard_tracking_and_settle(emu: BotApiEmulator, bot: Bot) -> None:
+async def test_reply_keyboard_tracking(emu: BotApiEmulator, bot: Bot) -> None:
     dp = Dispatcher()
 
     @dp.message(F.text == "share")
@@ -561,7 +561,6 @@ async def test_reply_keyboard_tracking_and_settle(emu: BotApiEmulator, bot: Bot)
     @dp.message(F.contact)
     async def got(message: Message) -> None:
         await message.answer("Thanks", reply_markup=ReplyKeyboardRemove())
-        await asyncio.sleep(0.1)
         await message.answer("Next step")
 
     chat: UserChat = emu.user(2401)
@@ -573,7 +572,7 @@ async def test_reply_keyboard_tracking_and_settle(emu: BotApiEmulator, bot: Bot)
         assert msg.inline_keyboard == [] and msg.raw.get("reply_markup") is None
         assert chat.keyboard is not None
         await chat.send_contact("+8613800000000")
-        await chat.settle(quiet=0.3, timeout=5)
+        await chat.wait_for(lambda c: len(c.unread) == 2)
         assert [m.text for m in chat.unread] == ["Thanks", "Next step"]
         assert chat.keyboard is None and chat.messages[1].remove_keyboard
         found = await chat.receive_until(lambda m: "Next" in (m.text or ""))
@@ -608,7 +607,7 @@ async def test_bot_restart_does_not_lose_updates(emu: BotApiEmulator, bot: Bot) 
     await emu.wait_for(lambda e: e.polls_waiting == 0)  # the stopped bot's long poll has ended
     async with polling(emu, echo_dispatcher(), bot):
         assert (await chat.receive()).text == "while down"
-        await chat.settle(quiet=0.2)
+        await emu.wait_for(lambda e: e.pending_updates == 0)  # confirmed: never delivered again
     assert [m.text for m in chat.messages] == ["one", "while down"]
 
 
@@ -634,3 +633,12 @@ async def test_sandbox_control_api_drives_users_over_http() -> None:
                     assert (await resp.json())["chats"]["1001"]["bot_messages"] == 1
         finally:
             await sandbox_bot.session.close()
+
+
+@pytest.mark.asyncio
+async def test_settle_needs_the_bot_to_take_the_updates(emu: BotApiEmulator) -> None:
+    chat = emu.user(2701)
+    await chat.send("nobody polls")
+    with pytest.raises(AssertionError, match=r"not settled .* within 0\.2s"):
+        await chat.settle(quiet=0.01, timeout=0.2)
+    assert chat.update_ids == [1] and emu.pending_updates == 1

@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
-from contextlib import suppress
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .entities import utf16_len
 from .models import BotMessage, Button, KeyboardButton, parse_reply_keyboard
+from .signals import Notifier
 
 if TYPE_CHECKING:
     from .server import BotApiEmulator
@@ -21,38 +20,6 @@ JSON = dict[str, Any]
 T = TypeVar("T")
 
 _TRANSCRIPT_LIMIT = 300
-
-
-class Notifier:
-    """Wake-all signal: waiters block until the next notify() (no lost wake-ups in asyncio)."""
-
-    __slots__ = ("_waiters",)
-
-    def __init__(self) -> None:
-        self._waiters: list[asyncio.Future[None]] = []
-
-    def notify(self) -> None:
-        if self._waiters:
-            waiters, self._waiters = self._waiters, []
-            for fut in waiters:
-                if not fut.done():
-                    fut.set_result(None)
-
-    async def wait(self, timeout: float) -> bool:
-        """Wait for the next notify(); False on timeout."""
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiters.append(fut)
-        try:
-            async with asyncio.timeout(timeout):
-                await fut
-            return True
-        except TimeoutError:
-            return False
-        finally:
-            if not fut.done():
-                fut.cancel()
-                with suppress(ValueError):
-                    self._waiters.remove(fut)
 
 
 class UserChat:

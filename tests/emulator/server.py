@@ -25,13 +25,14 @@ from typing import Any, TypeVar
 from aiohttp import web
 
 from .callbacks import CallbackQueries
-from .client import Notifier, UserChat
+from .client import UserChat
 from .commands import CommandMenus
 from .faults import Faults, RateLimits
 from .files import FileStore, StoredFile, make_png
 from .messages import Messages
 from .models import ApiError, BotMessage, CallRecord
 from .params import read_params
+from .signals import Notifier
 from .updates import UpdateQueue
 
 __all__ = ["BotApiEmulator", "StoredFile", "make_png"]

@@ -8,7 +8,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .client import Notifier
+from .signals import Notifier
 
 if TYPE_CHECKING:
     from .client import UserChat

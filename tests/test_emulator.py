@@ -309,6 +309,9 @@ async def test_raw_http_get_updates_long_poll_and_offsets(emu: BotApiEmulator) -
                 "error_code": 404,
                 "description": "Not Found: method not found",
             }
+        assert "sendChatAction" not in emu.emulated_methods  # farmgate never calls it
+        async with http.post(f"{base}/sendChatAction", json={"chat_id": 1007}) as resp:
+            assert resp.status == 404
         async with http.post(f"{base}/sendMessage", json={"chat_id": 1007, "text": "j"}) as resp:
             assert (await resp.json())["result"]["text"] == "j"
     assert chat.last is not None and chat.last.text == "j"
@@ -517,6 +520,8 @@ async def test_commands_per_scope_and_language(emu: BotApiEmulator, bot: Bot) ->
     assert emu.commands("all_private_chats") == [{"command": "help", "description": "Help"}]
     await bot.set_my_commands([], language_code="zh")
     assert emu.commands(language_code="zh") == []
+    await bot.delete_my_commands(scope=BotCommandScopeAllPrivateChats())  # e.g. on /demote
+    assert emu.commands("all_private_chats") == []
     with pytest.raises(TelegramBadRequest, match="BOT_COMMAND_INVALID"):
         await bot.set_my_commands([BotCommand(command="Start", description="x")])
 

@@ -1,5 +1,5 @@
-"""Command menus (setMyCommands) per scope and language, as the bot registers them at start
-and for each coordinator's chat."""
+"""Command menus (setMyCommands, deleteMyCommands) per scope and language, as the bot
+registers them at start and sets or clears them for each coordinator's chat."""
 
 from __future__ import annotations
 
@@ -45,6 +45,11 @@ class CommandMenus:
             self._menus[key] = [dict(c) for c in commands]
         else:
             self._menus.pop(key, None)
+        return True
+
+    def delete(self, p: JSON) -> bool:
+        """deleteMyCommands: that scope and language fall back to the wider menus."""
+        self._menus.pop(_key(p.get("scope"), p.get("language_code")), None)
         return True
 
     def get(self, scope: JSON | None, language_code: str | None) -> list[JSON]:

@@ -8,7 +8,7 @@ The real aiogram ``Bot`` talks to it over HTTP::
     bot = Bot(token, session=AiohttpSession(api=TelegramAPIServer.from_base(emu.base_url)))
 
 Tests act as users through :meth:`BotApiEmulator.user` (see ``client.UserChat``). Only the
-methods farmgate calls are emulated (see :attr:`BotApiEmulator.METHODS`), with what real
+methods farmgate calls are emulated (:attr:`BotApiEmulator.emulated_methods`), with what real
 Telegram does that the bot must survive: a round trip (``latency``), callback queries that
 expire (``callback_ttl``), 429 beyond its limits (``enforce_limits``), blocked users and
 injected failures (``fail_next``).
@@ -101,14 +101,14 @@ class BotApiEmulator:
                 "deleteMessage": self._sync(self.messages.delete_message),
                 "answerCallbackQuery": self._sync(self.callbacks.answer),
                 "setMyCommands": self._sync(self.menus.set),
+                "deleteMyCommands": self._sync(self.menus.delete),
             }.items()
         }
 
-    METHODS = (
-        "getMe deleteWebhook getUpdates sendMessage sendPhoto sendDocument editMessageText "
-        "editMessageReplyMarkup deleteMessage answerCallbackQuery setMyCommands"
-    ).split()
-    """The Bot API methods emulated; any other answers 404 like an unknown method."""
+    @property
+    def emulated_methods(self) -> list[str]:
+        """The Bot API methods emulated; any other answers 404 like an unknown method."""
+        return [name for name, _method in self._methods.values()]
 
     # ------------------------------------------------------------------ lifecycle
 

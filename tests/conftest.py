@@ -148,10 +148,10 @@ class BotRunner:
 
     async def start(self) -> None:
         self.app = build_app(self.settings)
-        self._track_handled(self.app.dp)
         await set_commands(self.app)
         started = asyncio.Event()
         self.app.dp.startup.register(lambda: started.set())
+        self._track_handled(self.app.dp)
         self._task = asyncio.create_task(
             self.app.dp.start_polling(
                 self.app.bot, polling_timeout=1, handle_signals=False, close_bot_session=False

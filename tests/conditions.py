@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import event, func, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.models import Notice, NoticeStatus
 
@@ -51,3 +52,53 @@ async def outbox_drained(
 
     what = "the outbox drained" + (f" for broadcast {broadcast_id}" if broadcast_id else "")
     await eventually(drained, what, timeout)
+
+
+def reads_row(row_id: int) -> Callable[[str, Any], bool]:
+    """A PostgreSQL statement that reads a row by this id (SELECT ... WHERE id = row_id)."""
+
+    def matches(statement: str, params: Any) -> bool:
+        values = params.values() if isinstance(params, dict) else params or ()
+        return statement.startswith("SELECT") and row_id in values
+
+    return matches
+
+
+class LockRequests:
+    """For race tests: the first transaction to take a lock holds it until ``expected``
+    sessions (itself included) have asked for it, instead of sleeping and hoping the others
+    come in time. On SQLite every transaction asks for the write lock (BEGIN IMMEDIATE); on
+    PostgreSQL the statements ``on_postgres(statement, params)`` picks count, e.g.
+    ``reads_row(id)``: without the row lock the others would read it unchanged."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        expected: int,
+        on_postgres: Callable[[str, Any], bool],
+    ) -> None:
+        self.count = 0
+        self._expected = expected
+        self._asked = asyncio.Event()
+        self._sqlite = engine.dialect.name == "sqlite"
+        self._on_postgres = on_postgres
+        event.listen(engine.sync_engine, "before_cursor_execute", self._seen)
+
+    def _seen(self, _conn: Any, _cursor: Any, statement: str, params: Any, *_: Any) -> None:
+        if self._sqlite:
+            asked = statement.startswith("BEGIN IMMEDIATE")
+        else:
+            asked = self._on_postgres(statement, params)
+        if asked:
+            self.count += 1
+            if self.count >= self._expected:
+                self._asked.set()
+
+    async def all_asked(self, timeout: float = 10) -> None:
+        """Return once every session has asked; AssertionError after ``timeout`` seconds."""
+        try:
+            await asyncio.wait_for(self._asked.wait(), timeout)
+        except TimeoutError:
+            raise AssertionError(
+                f"only {self.count} of {self._expected} sessions asked for the lock"
+            ) from None

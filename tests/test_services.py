@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db import make_engine, make_sessionmaker
@@ -14,6 +13,7 @@ from bot.models import MerchantStatus, Notice, ReportStatus, Role, User, Village
 from bot.services import coordination, harvests, users, villages
 from bot.services.errors import DomainError
 from bot.services.harvests import HarvestDraft
+from tests.conditions import LockRequests, reads_row
 
 
 async def _farmer(session: AsyncSession, village: Village, telegram_id: int = 1):
@@ -132,26 +132,8 @@ async def test_simultaneous_decisions_on_a_merchant_make_one(database_url: str) 
             await s.commit()
             coordinator_id, merchant_id = coordinator.id, merchant.id
 
-        # The first to lock the merchant holds its transaction open until the other two have
-        # asked for it too: on PostgreSQL they read the merchant's row (SELECT ... FOR UPDATE
-        # waits for the lock; without the lock they would read it pending), on SQLite they
-        # ask for the database's write lock (BEGIN IMMEDIATE).
-        sqlite = engine.dialect.name == "sqlite"
-        requests = 0
-        all_asked = asyncio.Event()
-
-        @event.listens_for(engine.sync_engine, "before_cursor_execute")
-        def count_requests(_conn: Any, _cursor: Any, statement: str, params: Any, *_: Any) -> None:
-            nonlocal requests
-            if sqlite:
-                asked = statement.startswith("BEGIN IMMEDIATE")
-            else:
-                values = params.values() if isinstance(params, dict) else params or ()
-                asked = statement.startswith("SELECT") and merchant_id in values
-            if asked:
-                requests += 1
-                if requests >= 3:
-                    all_asked.set()
+        # The first to lock the merchant holds it until the other two have asked for it.
+        requests = LockRequests(engine, expected=3, on_postgres=reads_row(merchant_id))
 
         async def decide(approve: bool) -> str:
             async with maker() as s:
@@ -162,7 +144,7 @@ async def test_simultaneous_decisions_on_a_merchant_make_one(database_url: str) 
                         await coordination.approve_merchant(s, me, merchant_id)
                     else:
                         await coordination.reject_merchant(s, me, merchant_id, "late")
-                    await asyncio.wait_for(all_asked.wait(), timeout=10)
+                    await requests.all_asked()
                     await s.commit()
                 except DomainError as exc:
                     return exc.reason

@@ -8,12 +8,15 @@ import contextlib
 import os
 import shutil
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 import pytest
+from aiogram import Bot, Dispatcher
+from aiogram.types import Update
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,9 +28,10 @@ from bot.i18n import compile_catalogs
 from bot.models import Village
 from bot.services.access import OPERATOR
 from bot.services.villages import add_village
+from tests.emulator.signals import Notifier
 
 if TYPE_CHECKING:
-    from tests.emulator import BotApiEmulator
+    from tests.emulator import BotApiEmulator, UserChat
 
 PG_ENV = "FARMGATE_TEST_POSTGRES_URL"
 TOKEN = "123456:TEST-token-abcdefghijklmnopqrstu"
@@ -139,11 +143,15 @@ class BotRunner:
         self.settings = settings
         self.app: App | None = None
         self._task: asyncio.Task[None] | None = None
+        self.handled: Counter[int] = Counter()
+        """update id -> how many times the bot finished handling it (across restarts)."""
+        self._handled_signal = Notifier()
 
     async def start(self) -> None:
         self.app = build_app(self.settings)
         started = asyncio.Event()
         self.app.dp.startup.register(lambda: started.set())
+        self._track_handled(self.app.dp)
         self._task = asyncio.create_task(
             self.app.dp.start_polling(
                 self.app.bot, polling_timeout=1, handle_signals=False, close_bot_session=False
@@ -163,6 +171,41 @@ class BotRunner:
     async def restart(self) -> None:
         await self.stop()
         await self.start()
+
+    def _track_handled(self, dp: Dispatcher) -> None:
+        """Count each update once aiogram's feed_update returns: every middleware has run, the
+        transaction is over and every reply has been sent."""
+        feed_update = dp.feed_update
+
+        async def tracked(bot: Bot, update: Update, **kwargs: Any) -> Any:
+            try:
+                return await feed_update(bot, update, **kwargs)
+            finally:
+                self.handled[update.update_id] += 1
+                self._handled_signal.notify()
+
+        dp.feed_update = tracked  # type: ignore[method-assign]
+
+    async def idle(self, *chats: UserChat, timeout: float = 10) -> None:  # noqa: ASYNC109
+        """Wait until the bot has handled every update these users sent so far: from then on
+        nothing more comes of them (the outbox aside: see tests/conditions.py)."""
+        deadline = asyncio.get_running_loop().time() + timeout
+
+        def done() -> bool:
+            return all(
+                self.handled[uid] >= count
+                for chat in chats
+                for uid, count in Counter(chat.update_ids).items()
+            )
+
+        while not done():
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0:
+                raise AssertionError(
+                    f"the bot did not handle every update within {timeout}s\n"
+                    + "\n".join(chat.transcript() for chat in chats)
+                )
+            await self._handled_signal.wait(remaining)
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -25,6 +25,7 @@ from bot.models import Broadcast, BroadcastStatus, Notice, NoticeStatus, User, V
 from bot.notice_dispatcher import DispatcherOptions, NoticeDispatcher
 from bot.services import broadcasts, users
 from bot.services.broadcasts import Audience
+from tests.conditions import eventually
 from tests.conftest import TOKEN
 from tests.emulator import BotApiEmulator
 
@@ -100,14 +101,6 @@ async def _broadcast(sessions: Sessions, broadcast_id: int) -> Broadcast:
     return broadcast
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], within: float = 10.0) -> None:
-    for _ in range(int(within / 0.05)):
-        if await check():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"not within {within} s")
-
-
 async def test_claimed_notices_of_a_cancelled_broadcast_are_not_sent(
     sessions: Sessions, emulator: BotApiEmulator, villages: list[Village], bot: Bot
 ) -> None:
@@ -145,7 +138,7 @@ async def test_claimed_notices_of_a_cancelled_broadcast_are_not_sent(
             statuses = await _statuses(sessions, broadcast.id)
             return not statuses["claimed"] and not statuses["pending"]
 
-        await eventually(settled)
+        await eventually(settled, "the cancelled broadcast settled")
         assert (await _statuses(sessions, broadcast.id)) == {"sent": 1, "cancelled": 4}
         got = await emulator.user(99).receive(timeout=10)
     finally:

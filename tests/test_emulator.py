@@ -136,7 +136,7 @@ async def test_inline_keyboard_press_edit_and_answer(emu: BotApiEmulator, bot: B
                 [InlineKeyboardButton(text="Help", url="https://example.com")],
             ]
         )
-        await message.answer("Confirm <b>10 kg</b>?", parse_mode="HTML", reply_markup=keyboard)
+        await message.answer("Confirm 10 kg?", reply_markup=keyboard)
 
     @dp.callback_query(F.data.startswith("order:"))
     async def on_press(query: CallbackQuery) -> None:
@@ -150,7 +150,6 @@ async def test_inline_keyboard_press_edit_and_answer(emu: BotApiEmulator, bot: B
         await chat.send("order")
         msg = await chat.receive()
         assert msg.text == "Confirm 10 kg?"
-        assert msg.entities == [{"type": "bold", "offset": 8, "length": 5}]
         assert msg.buttons == ["✅ Confirm", "Cancel", "Help"]
         assert msg.button("Help").url == "https://example.com"
 
@@ -209,27 +208,20 @@ async def test_contact_location_and_media_updates(emu: BotApiEmulator, bot: Bot)
 
 
 @pytest.mark.asyncio
-async def test_user_photo_get_file_and_download(emu: BotApiEmulator, bot: Bot) -> None:
+async def test_a_users_photo_is_sent_on_by_file_id(emu: BotApiEmulator, bot: Bot) -> None:
     dp = Dispatcher()
-    received: list[bytes] = []
 
     @dp.message(F.photo)
     async def photo(message: Message, bot: Bot) -> None:
         assert message.photo
-        file = await bot.get_file(message.photo[-1].file_id)
-        assert file.file_path is not None
-        buffer = await bot.download(file)
-        assert buffer is not None
-        received.append(buffer.read())
-        await message.answer(f"photo {len(received[-1])} bytes, caption={message.caption}")
+        await bot.send_photo(message.chat.id, message.photo[-1].file_id, caption=message.caption)
 
     chat = emu.user(1004)
     png = make_png(20, 10)
     async with polling(emu, dp, bot):
         await chat.send_photo(caption="harvest", data=png)
         msg = await chat.receive()
-    assert received == [png]
-    assert msg.text == f"photo {len(png)} bytes, caption=harvest"
+    assert msg.media == "photo" and msg.photo_bytes == png and msg.text == "harvest"
 
 
 # ---------------------------------------------------------------------------- update semantics
@@ -291,7 +283,7 @@ async def test_raw_http_get_updates_long_poll_and_offsets(emu: BotApiEmulator) -
         assert 0.9 <= time.monotonic() - start < 2
 
         async def push_later() -> None:
-            await asyncio.sleep(0.2)
+            await emu.wait_for(lambda e: e.polls_waiting == 1)
             await chat.send("late")
 
         pusher = asyncio.create_task(push_later())
@@ -317,6 +309,9 @@ async def test_raw_http_get_updates_long_poll_and_offsets(emu: BotApiEmulator) -
                 "error_code": 404,
                 "description": "Not Found: method not found",
             }
+        assert "sendChatAction" not in emu.emulated_methods  # farmgate never calls it
+        async with http.post(f"{base}/sendChatAction", json={"chat_id": 1007}) as resp:
+            assert resp.status == 404
         async with http.post(f"{base}/sendMessage", json={"chat_id": 1007, "text": "j"}) as resp:
             assert (await resp.json())["result"]["text"] == "j"
     assert chat.last is not None and chat.last.text == "j"
@@ -363,7 +358,6 @@ async def test_block_and_failure_injection(emu: BotApiEmulator, bot: Bot) -> Non
     for _ in range(2):
         with pytest.raises(TelegramServerError):
             await bot.send_message(2001, "x")
-    await bot.send_chat_action(2001, "typing")  # chat actions are not "sends"
 
     emu.fail_next(2001, status=0)
     with pytest.raises(TelegramNetworkError):
@@ -375,24 +369,88 @@ async def test_block_and_failure_injection(emu: BotApiEmulator, bot: Bot) -> Non
 
     assert [m.text for m in emu.user(2001).messages] == ["back", "lost ack"]
     assert [m.text for m in emu.user(2002).messages] == ["still fine", "retried"]
-    assert emu.user(2001).actions == ["typing"]
     statuses = [c.status for c in emu.calls if c.method == "sendMessage"]
     assert statuses == [403, 200, 200, 429, 200, 502, 502, 0, 500]
     assert len(emu.sent_times[2001]) == 2 and len(emu.sent_log) == 4
 
 
 @pytest.mark.asyncio
-async def test_rate_limits(emu: BotApiEmulator, bot: Bot) -> None:
-    emu.user(2101)
-    emu.user(2102)
-    emu.enforce_limits(per_chat_per_s=1, global_per_s=30)
+async def test_429_beyond_telegrams_limits(emu: BotApiEmulator, bot: Bot) -> None:
+    for chat_id in (2101, 2102, 2103, 2104):
+        emu.user(chat_id)
+    # Telegram's 1 a second per chat and 30 a second overall, as 1 and 3 a minute: a slow
+    # machine cannot spread these calls over the window.
+    emu.enforce_limits(per_chat_per_s=1 / 60, global_per_s=3 / 60, window=60)
     await bot.send_message(2101, "one")
     with pytest.raises(TelegramRetryAfter) as info:
-        await bot.send_message(2101, "two")
-    assert info.value.retry_after >= 1
-    await bot.send_message(2102, "other chat is fine")
+        await bot.send_message(2101, "two")  # a second message to one chat within the window
+    assert 1 <= info.value.retry_after <= 60
+    await bot.send_photo(2102, BufferedInputFile(make_png(), "a.png"))  # other chats are fine
+    await bot.send_document(2103, BufferedInputFile(b"x", "x.csv"))
+    with pytest.raises(TelegramRetryAfter) as info:
+        await bot.send_message(2104, "a fourth message within the window, over all chats")
+    assert 1 <= info.value.retry_after <= 60
+    assert [m.text for m in emu.user(2101).messages] == ["one"]  # refused ones never arrive
+    assert emu.user(2104).messages == []
+    refused = [c for c in emu.calls if c.status == 429]
+    assert [(c.method, c.chat_id) for c in refused] == [
+        ("sendMessage", 2101),
+        ("sendMessage", 2104),
+    ]
     emu.disable_limits()
     await bot.send_message(2101, "two")
+
+
+@pytest.mark.asyncio
+async def test_latency_delays_every_call_but_the_long_poll(emu: BotApiEmulator, bot: Bot) -> None:
+    emu.user(2111)
+    emu.latency = 0.3
+    start = time.monotonic()
+    await bot.send_message(2111, "far away")
+    await bot.get_me()
+    assert time.monotonic() - start >= 0.6  # a round trip each
+    emu.latency = 60  # getUpdates (timeout 0) must not wait for it
+    assert await asyncio.wait_for(bot.get_updates(timeout=0), timeout=20) == []
+
+
+def test_latency_ms_on_the_command_line() -> None:
+    from tests.emulator.__main__ import emulator_from, parse_args
+
+    emu = emulator_from(parse_args(["--latency-ms", "150", "--user", "1001:Li"]))
+    assert emu.latency == pytest.approx(0.15) and emu.control_api
+    assert emu.user(1001).first_name == "Li"
+    assert emulator_from(parse_args([])).latency == 0
+
+
+@pytest.mark.asyncio
+async def test_callback_queries_expire(emu: BotApiEmulator, bot: Bot) -> None:
+    too_old = "query is too old and response timeout expired or query ID is invalid"
+    chat = emu.user(2121)
+    markup = InlineKeyboardMarkup(
+        inline_keyboard=[[InlineKeyboardButton(text="A", callback_data="a")]]
+    )
+    await bot.send_message(2121, "pick", reply_markup=markup)
+
+    fresh = await chat.press("A")
+    assert await bot.answer_callback_query(fresh, text="ok")
+    assert emu.callback_answer(fresh) == {"callback_query_id": fresh, "text": "ok"}
+    with pytest.raises(TelegramBadRequest, match=too_old):
+        await bot.answer_callback_query(fresh)  # answered already
+
+    backlog = await chat.press("A")
+    emu.expire_callbacks()  # e.g. the bot was down while the user pressed
+    with pytest.raises(TelegramBadRequest, match=too_old):
+        await bot.answer_callback_query(backlog)
+    assert emu.callback_answer(backlog) is None
+
+    emu.callback_ttl = 3600
+    assert await bot.answer_callback_query(await chat.press("A"))
+    emu.callback_ttl = 0  # every query is older than that by the time the bot answers
+    with pytest.raises(TelegramBadRequest, match=too_old):
+        await bot.answer_callback_query(await chat.press("A"))
+    with pytest.raises(TelegramBadRequest, match=too_old):
+        await bot.answer_callback_query("no-such-query")
+    assert len(chat.callback_answers) == 2
 
 
 @pytest.mark.asyncio
@@ -402,8 +460,8 @@ async def test_telegram_bad_requests(emu: BotApiEmulator, bot: Bot) -> None:
         await bot.send_message(9999, "who?")
     with pytest.raises(TelegramBadRequest, match="message text is empty"):
         await bot.send_message(2201, "   ")
-    with pytest.raises(TelegramBadRequest, match="can't parse entities: Unsupported start tag"):
-        await bot.send_message(2201, "price < 5 <br>", parse_mode="HTML")
+    with pytest.raises(TelegramBadRequest, match="parse_mode 'HTML' is not emulated"):
+        await bot.send_message(2201, "price < 5", parse_mode="HTML")
     with pytest.raises(TelegramBadRequest, match="BUTTON_DATA_INVALID"):
         await bot.send_message(
             2201,
@@ -460,20 +518,19 @@ async def test_commands_per_scope_and_language(emu: BotApiEmulator, bot: Bot) ->
     assert emu.commands() == [{"command": "start", "description": "Start"}]
     assert [c["command"] for c in emu.commands(language_code="zh")] == ["start", "lot"]
     assert emu.commands("all_private_chats") == [{"command": "help", "description": "Help"}]
-    zh = await bot.get_my_commands(language_code="zh")
-    assert [c.description for c in zh] == ["开始", "批次"]
-    await bot.delete_my_commands(language_code="zh")
+    await bot.set_my_commands([], language_code="zh")
     assert emu.commands(language_code="zh") == []
-    assert await bot.set_chat_menu_button()
+    await bot.delete_my_commands(scope=BotCommandScopeAllPrivateChats())  # e.g. on /demote
+    assert emu.commands("all_private_chats") == []
+    with pytest.raises(TelegramBadRequest, match="BOT_COMMAND_INVALID"):
+        await bot.set_my_commands([BotCommand(command="Start", description="x")])
 
 
 @pytest.mark.asyncio
 async def test_uploaded_photo_and_document_bytes(emu: BotApiEmulator, bot: Bot) -> None:
     chat = emu.user(2301)
     png = make_png(64, 32)
-    sent = await bot.send_photo(
-        2301, BufferedInputFile(png, "qr.png"), caption="<i>scan</i>", parse_mode="HTML"
-    )
+    sent = await bot.send_photo(2301, BufferedInputFile(png, "qr.png"), caption=" scan ")
     assert sent.photo and sent.photo[-1].width == 64 and sent.caption == "scan"
     msg = chat.last
     assert msg is not None and msg.media == "photo" and msg.photo_bytes == png
@@ -485,15 +542,14 @@ async def test_uploaded_photo_and_document_bytes(emu: BotApiEmulator, bot: Bot) 
 
     doc = await bot.send_document(2301, BufferedInputFile(b"a,b\n1,2\n", "lots.csv"))
     assert doc.document is not None and doc.document.file_name == "lots.csv"
+    assert doc.document.mime_type == "text/csv"
     assert chat.last is not None and chat.last.document_bytes == b"a,b\n1,2\n"
-    file = await bot.get_file(doc.document.file_id)
-    assert file.file_path is not None
-    downloaded = await bot.download_file(file.file_path)
-    assert downloaded is not None and downloaded.read() == b"a,b\n1,2\n"
+    with pytest.raises(TelegramBadRequest, match="can't use file of type Photo as Document"):
+        await bot.send_document(2301, sent.photo[-1].file_id)
 
 
 @pytest.mark.asyncio
-async def test_reply_keyboard_tracking_and_settle(emu: BotApiEmulator, bot: Bot) -> None:
+async def test_reply_keyboard_tracking(emu: BotApiEmulator, bot: Bot) -> None:
     dp = Dispatcher()
 
     @dp.message(F.text == "share")
@@ -510,7 +566,6 @@ async def test_reply_keyboard_tracking_and_settle(emu: BotApiEmulator, bot: Bot)
     @dp.message(F.contact)
     async def got(message: Message) -> None:
         await message.answer("Thanks", reply_markup=ReplyKeyboardRemove())
-        await asyncio.sleep(0.1)
         await message.answer("Next step")
 
     chat: UserChat = emu.user(2401)
@@ -522,7 +577,7 @@ async def test_reply_keyboard_tracking_and_settle(emu: BotApiEmulator, bot: Bot)
         assert msg.inline_keyboard == [] and msg.raw.get("reply_markup") is None
         assert chat.keyboard is not None
         await chat.send_contact("+8613800000000")
-        await chat.settle(quiet=0.3, timeout=5)
+        await chat.wait_for(lambda c: len(c.unread) == 2)
         assert [m.text for m in chat.unread] == ["Thanks", "Next step"]
         assert chat.keyboard is None and chat.messages[1].remove_keyboard
         found = await chat.receive_until(lambda m: "Next" in (m.text or ""))
@@ -554,8 +609,41 @@ async def test_bot_restart_does_not_lose_updates(emu: BotApiEmulator, bot: Bot) 
         assert (await chat.receive()).text == "one"
     # the aborted long poll of the stopped bot must not swallow this update
     await chat.send("while down")
-    await asyncio.sleep(0.1)
+    await emu.wait_for(lambda e: e.polls_waiting == 0)  # the stopped bot's long poll has ended
     async with polling(emu, echo_dispatcher(), bot):
         assert (await chat.receive()).text == "while down"
-        await chat.settle(quiet=0.2)
+        await emu.wait_for(lambda e: e.pending_updates == 0)  # confirmed: never delivered again
     assert [m.text for m in chat.messages] == ["one", "while down"]
+
+
+@pytest.mark.asyncio
+async def test_sandbox_control_api_drives_users_over_http() -> None:
+    async with BotApiEmulator(control_api=True, auto_register=True) as emu:
+        session = AiohttpSession(api=TelegramAPIServer.from_base(emu.base_url))
+        sandbox_bot = Bot(TOKEN, session=session)
+        try:
+            async with (
+                polling(emu, echo_dispatcher(), sandbox_bot),
+                aiohttp.ClientSession() as http,
+            ):
+                url = f"{emu.base_url}/_emu/users/1001"
+                async with http.post(url, json={"text": "/start v_abc"}) as resp:
+                    assert (await resp.json())["ok"]
+                await emu.user(1001).receive()
+                async with http.get(url) as resp:
+                    assert "'start:v_abc'" in await resp.text()
+                async with http.post(url, json={"press": "nothing to press"}) as resp:
+                    assert resp.status == 400
+                async with http.get(f"{emu.base_url}/_emu") as resp:
+                    assert (await resp.json())["chats"]["1001"]["bot_messages"] == 1
+        finally:
+            await sandbox_bot.session.close()
+
+
+@pytest.mark.asyncio
+async def test_settle_needs_the_bot_to_take_the_updates(emu: BotApiEmulator) -> None:
+    chat = emu.user(2701)
+    await chat.send("nobody polls")
+    with pytest.raises(AssertionError, match=r"not settled .* within 0\.2s"):
+        await chat.settle(quiet=0.01, timeout=0.2)
+    assert chat.update_ids == [1] and emu.pending_updates == 1

@@ -31,6 +31,7 @@ from bot.services import villages as places
 from bot.services.access import OPERATOR
 from bot.services.broadcasts import Audience
 from bot.services.errors import DomainError
+from tests.conditions import LockRequests
 
 
 async def _coordinator(session: AsyncSession, telegram_id: int = 90) -> User:
@@ -368,13 +369,16 @@ async def test_simultaneous_demotions_leave_a_coordinator(database_url: str) -> 
     engine = make_engine(database_url)
     maker = make_sessionmaker(engine)
 
+    requests: LockRequests | None = None
+
     async def demote(actor_id: int, target: int) -> str:
         async with maker() as s:
             me = await s.get(User, actor_id)
             assert me is not None
             try:
                 await coordination.demote(s, me, target)
-                await asyncio.sleep(0.2)  # hold the transaction open while the other tries
+                assert requests is not None
+                await requests.all_asked()  # hold the locks until the other one has asked
                 await s.commit()
             except DomainError as exc:
                 return exc.reason
@@ -392,6 +396,9 @@ async def test_simultaneous_demotions_leave_a_coordinator(database_url: str) -> 
                 for user in (a, b):
                     user.role, user.coordinator_via = Role.COORDINATOR, CoordinatorVia.CHAT
                 ids = [a.id, b.id]
+            requests = LockRequests(
+                engine, expected=2, on_postgres=lambda statement, _p: "FOR UPDATE" in statement
+            )
             outcomes = await asyncio.gather(
                 *(demote(ids[actor], target) for actor, target in pairs)
             )

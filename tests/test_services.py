@@ -14,6 +14,7 @@ from bot.services import coordination, harvests, users, villages
 from bot.services.access import OPERATOR
 from bot.services.errors import DomainError
 from bot.services.harvests import HarvestDraft
+from tests.conditions import LockRequests, reads_row
 
 
 async def _farmer(session: AsyncSession, village: Village, telegram_id: int = 1):
@@ -132,6 +133,9 @@ async def test_simultaneous_decisions_on_a_merchant_make_one(database_url: str) 
             await s.commit()
             coordinator_id, merchant_id = coordinator.id, merchant.id
 
+        # The first to lock the merchant holds it until the other two have asked for it.
+        requests = LockRequests(engine, expected=3, on_postgres=reads_row(merchant_id))
+
         async def decide(approve: bool) -> str:
             async with maker() as s:
                 me = await s.get(User, coordinator_id)
@@ -141,7 +145,7 @@ async def test_simultaneous_decisions_on_a_merchant_make_one(database_url: str) 
                         await coordination.approve_merchant(s, me, merchant_id)
                     else:
                         await coordination.reject_merchant(s, me, merchant_id, "late")
-                    await asyncio.sleep(0.2)  # hold the transaction open while others try
+                    await requests.all_asked()
                     await s.commit()
                 except DomainError as exc:
                     return exc.reason

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import Settings
 from bot.models import Broadcast, BroadcastStatus, MerchantStatus, Notice, NoticeStatus, Village
 from bot.services import users
+from tests.conditions import outbox_drained
 from tests.conftest import COORDINATOR_ID, BotRunner
 from tests.emulator import BotApiEmulator, UserChat
 
@@ -104,8 +105,8 @@ async def test_broadcast_to_a_village_with_a_version_per_language(
     assert (await people["li"].receive()).text == "周日上午9点在学校收货。"
     assert (await people["wang"].receive()).text == "周日上午9点在学校收货。"
     assert (await people["ann"].receive()).text == "Collection day is Sunday 9:00 at the school."
+    await outbox_drained(session)
     for outsider in ("bo", "merchant", "pending", "rejected"):
-        await people[outsider].settle(quiet=0.3)
         assert people[outsider].messages == []
 
 
@@ -205,6 +206,7 @@ async def test_a_scheduled_broadcast_fires_after_a_restart(
     assert report.text == "✅ 公告 #1 发送完毕：已发送 4/4，0 人屏蔽了机器人，0 条失败。"
     await coordinator.send("/broadcasts")
     assert (await coordinator.receive()).text == "目前没有定时或正在发送的公告。"
+    await outbox_drained(session)
     assert people["merchant"].messages == []
 
 
@@ -232,10 +234,13 @@ async def test_cancel_a_scheduled_and_a_running_broadcast(
         await _compose(coordinator, "Farmers (4)", "Fast news")
         await coordinator.press("📤 Send now")
         progress = await coordinator.receive_until(lambda m: "nnouncement #" in m.text)
-        await coordinator.wait_for(lambda c: "1 of 4 sent" in progress.text, timeout=10)
+        # Progress is edited every 2 s and may skip a count on a loaded machine.
+        await coordinator.wait_for(
+            lambda c: "1 of 4 sent" in progress.text or "2 of 4 sent" in progress.text, timeout=10
+        )
         await coordinator.press("⏹ Cancel announcement #2", message=progress)
         await coordinator.wait_for(lambda c: "was cancelled" in progress.text, timeout=10)
-        await coordinator.settle(quiet=1.5)
+        await outbox_drained(session, broadcast_id=2)
         received = sum(len(people[n].messages) for n in ("li", "wang", "ann", "bo"))
         assert 1 <= received < 4
         statuses = set(await session.scalars(select(Notice.status).where(Notice.broadcast_id == 2)))
@@ -257,6 +262,10 @@ async def test_only_coordinators_broadcast(
     assert answer.get("text") == "Sorry, only coordinators can do that."
 
 
+def _partly_sent(text: str) -> bool:
+    return any(f"{n} of 4 sent" in text for n in (1, 2, 3)) and "Sending" in text
+
+
 async def test_progress_message_deleted_or_author_blocked(
     emulator: BotApiEmulator, villages: list[Village], session: AsyncSession, settings: Settings
 ) -> None:
@@ -272,7 +281,7 @@ async def test_progress_message_deleted_or_author_blocked(
         await _compose(coordinator, "Farmers (4)", "First")
         await coordinator.press("📤 Send now")
         progress = await coordinator.receive_until(lambda m: "nnouncement #" in m.text)
-        await coordinator.wait_for(lambda c: "1 of 4 sent" in progress.text, timeout=10)
+        await coordinator.wait_for(lambda c: _partly_sent(progress.text), timeout=10)
         assert coordinator.delete_message(progress.message_id)
         report = await coordinator.receive_until(lambda m: "is done" in m.text, timeout=15)
         assert (
@@ -283,7 +292,7 @@ async def test_progress_message_deleted_or_author_blocked(
         await _compose(coordinator, "Farmers (4)", "Second")
         await coordinator.press("📤 Send now")
         second = await coordinator.receive_until(lambda m: "nnouncement #" in m.text)
-        await coordinator.wait_for(lambda c: "1 of 4 sent" in second.text, timeout=10)
+        await coordinator.wait_for(lambda c: _partly_sent(second.text), timeout=10)
         emulator.block(COORDINATOR_ID)
 
         async def finished() -> bool:

@@ -3,9 +3,7 @@ their links and QR codes, promoting coordinators, and that nobody else can use a
 
 from __future__ import annotations
 
-import asyncio
 import io
-import time
 from typing import Any
 
 import zxingcpp
@@ -52,24 +50,20 @@ async def _user(session: AsyncSession, telegram_id: int) -> User:
     return user
 
 
-async def _notices(session: AsyncSession, telegram_id: int, expected: int = 1) -> list[Notice]:
-    """The user's notices once `expected` of them are committed (bounded wait: the bot edits
-    its message before its transaction commits)."""
-    deadline = time.monotonic() + 5
-    while True:
-        session.expire_all()
-        rows = list(
-            await session.scalars(
-                select(Notice)
-                .join(User, User.id == Notice.recipient_id)
-                .where(User.telegram_id == telegram_id)
-                .order_by(Notice.id)
-            )
+async def _notices(session: AsyncSession, telegram_id: int) -> list[Notice]:
+    """The user's notices as committed: read them once the bot handled the update that wrote
+    them (BotRunner.idle), since it may reply before its transaction commits."""
+    session.expire_all()
+    rows = list(
+        await session.scalars(
+            select(Notice)
+            .join(User, User.id == Notice.recipient_id)
+            .where(User.telegram_id == telegram_id)
+            .order_by(Notice.id)
         )
-        await session.commit()
-        if len(rows) >= expected or time.monotonic() > deadline:
-            return rows
-        await asyncio.sleep(0.05)
+    )
+    await session.commit()
+    return rows
 
 
 async def _no_notices(session: AsyncSession) -> list[Notice]:
@@ -107,6 +101,7 @@ async def test_coordinator_approves_a_merchant_once(
 ) -> None:
     merchant = emulator.user(201, language_code="en")
     await register_merchant(merchant, "Baoshan Coffee Trading", "wechat bs_coffee")
+    await running_bot.idle(merchant)
     registered_at = (await _user(session, 201)).registered_at
     assert registered_at is not None
     coordinator = emulator.user(COORDINATOR_ID, language_code="en")
@@ -124,6 +119,7 @@ async def test_coordinator_approves_a_merchant_once(
     await coordinator.press("✅ Approve", message=card)
     await coordinator.wait_for(lambda c: "✅ Approved" in card.text)
     assert card.text.startswith("🏢 Baoshan Coffee Trading") and not card.inline_keyboard
+    await running_bot.idle(coordinator)
     notices = await _notices(session, 201)
     assert [(n.kind, n.payload) for n in notices] == [("merchant_approved", {})]
     assert (await _user(session, 201)).merchant_status == MerchantStatus.APPROVED
@@ -136,7 +132,7 @@ async def test_coordinator_approves_a_merchant_once(
     assert not stale.inline_keyboard
     await coordinator.press(callback_data=approve_data, message=card, force=True)
     assert "already approved" in (await coordinator.wait_callback_answer())["text"]
-    await coordinator.settle()
+    await running_bot.idle(coordinator)
     assert len(await _notices(session, 201)) == 1
 
     await coordinator.send("/approve")
@@ -175,6 +171,7 @@ async def test_coordinator_rejects_a_merchant_with_a_reason(
     )
     assert card.text.endswith("✖ Not approved: No business licence yet")
     assert not card.inline_keyboard
+    await running_bot.idle(coordinator)
     notices = await _notices(session, 202)
     assert [(n.kind, n.payload) for n in notices] == [
         ("merchant_rejected", {"reason": "No business licence yet"})
@@ -203,6 +200,7 @@ async def test_coordinator_rejects_a_merchant_with_a_reason(
     assert (await coordinator.wait_callback_answer())["text"] == (
         "This merchant was already approved."
     )
+    await running_bot.idle(coordinator)
     assert [n.kind for n in await _notices(session, 203)] == ["merchant_approved"]
     assert (await _user(session, 203)).merchant_status == MerchantStatus.APPROVED
 
@@ -221,6 +219,7 @@ async def test_approval_in_chinese(
     assert "为什么不通过Yunnan Arabica Co" in (await coordinator.receive()).text
     await coordinator.send("资料不全")
     assert "未通过审核" in (await coordinator.receive()).text
+    await running_bot.idle(coordinator)
     assert [n.payload for n in await _notices(session, 204)] == [{"reason": "资料不全"}]
 
 
@@ -346,6 +345,7 @@ async def test_promote_by_id_gives_the_coordinator_tools(
     await coordinator.send("/promote 401")
     done = await coordinator.receive()
     assert done.text.startswith("✅ Bo (401) is a coordinator now.")
+    await running_bot.idle(coordinator)
     assert [n.kind for n in await _notices(session, 401)] == ["promoted"]
     assert (await _user(session, 401)).role == Role.COORDINATOR
     menus = {
@@ -375,6 +375,7 @@ async def test_promote_by_id_gives_the_coordinator_tools(
 
     await coordinator.send("/promote 401")
     assert (await coordinator.receive()).text == "401 is a coordinator already."
+    await running_bot.idle(coordinator)
     assert len(await _notices(session, 401)) == 1
 
 
@@ -397,6 +398,7 @@ async def test_promote_asks_for_the_id(
     await coordinator.send(" 403 ")
     done = await coordinator.receive()
     assert done.text.startswith("✅ Pacific Beans (403) is a coordinator now.")
+    await running_bot.idle(coordinator)
     assert [n.kind for n in await _notices(session, 403)] == ["promoted"]
     await coordinator.send("Hello")
     assert "did not understand" in (await coordinator.receive()).text, "the question is over"
@@ -405,7 +407,7 @@ async def test_promote_asks_for_the_id(
     assert (await coordinator.receive()).text.startswith("That is not a Telegram user id.")
     await coordinator.send(f"/promote {COORDINATOR_ID}")
     assert (await coordinator.receive()).text == f"{COORDINATOR_ID} is a coordinator already."
-    await coordinator.settle()
+    await running_bot.idle(coordinator)
     assert not coordinator.unread, "a wrong /promote argument asks no question"
 
 
@@ -420,6 +422,7 @@ async def test_coordinator_tools_refuse_farmers_and_merchants(
     merchant = emulator.user(502, language_code="en")
     await register_merchant(merchant, "Dehong Traders")
     stranger = emulator.user(503, language_code="en")
+    await running_bot.idle(merchant)
     merchant_id = (await _user(session, 502)).id
 
     commands = [
@@ -437,7 +440,7 @@ async def test_coordinator_tools_refuse_farmers_and_merchants(
             await chat.send(command)
             said = await chat.receive()
             assert said.text == NOT_ALLOWED, chat.transcript()
-        await chat.settle()
+        await running_bot.idle(chat)
         assert not chat.unread, chat.transcript()
 
     forged = [
@@ -454,12 +457,13 @@ async def test_coordinator_tools_refuse_farmers_and_merchants(
             query = await chat.press(callback_data=data, message=chat.last.message_id, force=True)
             answer = await chat.wait_callback_answer(query)
             assert (answer["text"], answer.get("show_alert")) == (NOT_ALLOWED, True)
-        await chat.settle()
+        await running_bot.idle(chat)
         assert not chat.unread, chat.transcript()
         # No question was started: the next text is not taken as a village name or a reason.
         await chat.send("Mangshi")
         assert "did not understand" in (await chat.receive()).text
 
+    await running_bot.idle(farmer, merchant, stranger)
     stored = await _user(session, 502)
     assert (stored.role, stored.merchant_status) == (Role.MERCHANT, MerchantStatus.PENDING)
     assert (await _user(session, 501)).role == Role.FARMER

@@ -303,7 +303,7 @@ async def test_a_duplicate_update_has_one_effect(
     )
     await chat.send("📋 My reports", update_id=10_000)
     await chat.send("📋 My reports", update_id=10_000)
-    await chat.settle(quiet=0.5)
+    await running_bot.idle(chat)
     listings = [m for m in chat.messages if "latest harvest reports" in m.text]
     assert len(listings) == 1
     assert len(await _reports(session)) == 1

@@ -3,8 +3,6 @@ in chat or by leaving COORDINATOR_IDS, and /audit shows who did what and when.""
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import Callable
 
 import pytest
@@ -18,6 +16,7 @@ from bot.models import AuditEntry, MerchantStatus, Notice, Role, User, Village
 from bot.services import villages as places
 from bot.services.access import OPERATOR
 from handlers.callbacks import AuditCb
+from tests.conditions import eventually
 from tests.conftest import COORDINATOR_ID, BotRunner
 from tests.e2e.flows import WORDS, register_farmer
 from tests.emulator import BotApiEmulator, UserChat
@@ -42,13 +41,13 @@ async def _stored(session: AsyncSession, telegram_id: int) -> User:
 async def _stored_when(
     session: AsyncSession, telegram_id: int, check: Callable[[User], bool]
 ) -> User:
-    """The stored user once `check` holds (bounded: the bot replies before it commits)."""
-    deadline = time.monotonic() + 5
-    while True:
-        user = await _stored(session, telegram_id)
-        if check(user) or time.monotonic() > deadline:
-            return user
-        await asyncio.sleep(0.05)
+    """The stored user once `check` holds; AssertionError if it never does."""
+
+    async def holds() -> bool:
+        return check(await _stored(session, telegram_id))
+
+    await eventually(holds, f"user {telegram_id} stored as expected")
+    return await _stored(session, telegram_id)
 
 
 async def _apply(chat: UserChat, t: Tr, company: str, contact: str) -> None:
@@ -320,5 +319,5 @@ async def test_audit_shows_who_did_what_and_when(
         "Sorry, only coordinators can do that.",
         True,
     )
-    await stranger.settle()
+    await running_bot.idle(stranger)
     assert not stranger.unread

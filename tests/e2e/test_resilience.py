@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import AsyncIterator
 
@@ -88,12 +87,10 @@ async def test_blocking_the_bot_is_noticed_and_unblocking_too(
         return user.blocked
 
     chat.block()
-    for _ in range(50):
-        if await blocked():
-            break
-        await asyncio.sleep(0.1)
+    await running_bot.idle(chat)  # the my_chat_member update was handled
     assert await blocked()
     chat.unblock()
     await chat.send("/start")
     await chat.receive()
+    await running_bot.idle(chat)
     assert not await blocked()

@@ -1,4 +1,4 @@
-"""Run the emulator standalone: ``python -m tests.emulator --port 8081``."""
+"""Run the emulator standalone: ``python -m tests.emulator --port 8081 [--latency-ms 150]``."""
 
 from __future__ import annotations
 
@@ -8,7 +8,22 @@ import asyncio
 from .server import BotApiEmulator
 
 
-async def _serve(args: argparse.Namespace) -> None:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Local Telegram Bot API emulator")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8081)
+    parser.add_argument("--token", default=None, help="only accept this bot token")
+    parser.add_argument(
+        "--user", action="append", default=[], help="pre-register a user as ID[:first_name]"
+    )
+    parser.add_argument(
+        "--latency-ms", type=float, default=0, help="delay every Bot API call, like a far Telegram"
+    )
+    return parser.parse_args(argv)
+
+
+def emulator_from(args: argparse.Namespace) -> BotApiEmulator:
+    """The sandbox emulator the command line describes (control API on, users registered)."""
     emu = BotApiEmulator(
         token=args.token,
         host=args.host,
@@ -20,6 +35,11 @@ async def _serve(args: argparse.Namespace) -> None:
     for spec in args.user:
         user_id, _, name = spec.partition(":")
         emu.user(int(user_id), first_name=name or None)
+    return emu
+
+
+async def _serve(args: argparse.Namespace) -> None:
+    emu = emulator_from(args)
     await emu.start()
     print(f"Bot API emulator listening on {emu.base_url}", flush=True)
     print(
@@ -35,19 +55,8 @@ async def _serve(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="Local Telegram Bot API emulator")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8081)
-    parser.add_argument("--token", default=None, help="only accept this bot token")
-    parser.add_argument(
-        "--user", action="append", default=[], help="pre-register a user as ID[:first_name]"
-    )
-    parser.add_argument(
-        "--latency-ms", type=float, default=0, help="delay every Bot API call, like a far Telegram"
-    )
-    args = parser.parse_args()
     try:
-        asyncio.run(_serve(args))
+        asyncio.run(_serve(parse_args()))
     except KeyboardInterrupt:
         pass
 

@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
-from contextlib import suppress
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .entities import utf16_len
 from .models import BotMessage, Button, KeyboardButton, parse_reply_keyboard
+from .signals import Notifier
 
 if TYPE_CHECKING:
     from .server import BotApiEmulator
@@ -21,38 +20,6 @@ JSON = dict[str, Any]
 T = TypeVar("T")
 
 _TRANSCRIPT_LIMIT = 300
-
-
-class Notifier:
-    """Wake-all signal: waiters block until the next notify() (no lost wake-ups in asyncio)."""
-
-    __slots__ = ("_waiters",)
-
-    def __init__(self) -> None:
-        self._waiters: list[asyncio.Future[None]] = []
-
-    def notify(self) -> None:
-        if self._waiters:
-            waiters, self._waiters = self._waiters, []
-            for fut in waiters:
-                if not fut.done():
-                    fut.set_result(None)
-
-    async def wait(self, timeout: float) -> bool:
-        """Wait for the next notify(); False on timeout."""
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiters.append(fut)
-        try:
-            async with asyncio.timeout(timeout):
-                await fut
-            return True
-        except TimeoutError:
-            return False
-        finally:
-            if not fut.done():
-                fut.cancel()
-                with suppress(ValueError):
-                    self._waiters.remove(fut)
 
 
 class UserChat:
@@ -93,6 +60,8 @@ class UserChat:
         self.errors: list[tuple[str, int, str]] = []
         """(method, status, description) of API errors the bot got for this chat."""
         self.last_update_id: int | None = None
+        self.update_ids: list[int] = []
+        """Ids of the updates queued for the bot from this chat, in order (redeliveries too)."""
         self.last_query_id: str | None = None
         self._by_id: dict[int, BotMessage] = {}
         self._cursor = 0
@@ -532,7 +501,11 @@ class UserChat:
 
     async def settle(self, quiet: float = 0.3, timeout: float = 5.0) -> None:
         """Wait until the bot took all queued updates of this chat and then sent, edited or
-        deleted nothing here for ``quiet`` seconds."""
+        deleted nothing here for ``quiet`` seconds.
+
+        A quiet time proves nothing on a slow machine: to show that nothing more arrives, wait
+        for the bot to have handled the updates (``BotRunner.idle`` in tests/conftest.py) or
+        for the outbox to be drained (tests/conditions.py) instead."""
         start = time.monotonic()
         deadline = start + timeout
         while True:

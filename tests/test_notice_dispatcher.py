@@ -26,7 +26,8 @@ from bot.config import REPO_ROOT
 from bot.db import is_sqlite, make_engine, make_sessionmaker
 from bot.i18n import make_i18n
 from bot.models import Notice, NoticeStatus, User, utcnow
-from bot.notice_dispatcher import DispatcherOptions, NoticeDispatcher, _host_tag
+from bot.notice_dispatcher import DispatcherOptions, NoticeDispatcher
+from bot.notices.liveness import host_tag, worker_alive
 from tests.conftest import TOKEN
 from tests.emulator import BotApiEmulator
 
@@ -292,7 +293,7 @@ async def test_claims_of_a_dead_dispatcher_come_back_at_start(
     users = await add_users(sessions, emulator, 3)
     await enqueue(sessions, [(user_id, f"n{user_id}") for user_id in users])
     dead, expired, alive = list(users)
-    tag = _host_tag()
+    tag = host_tag()
     later = utcnow().replace(year=utcnow().year + 1)
     claims = {
         # A process of this host that no longer exists (no such PID).
@@ -375,12 +376,10 @@ async def test_two_dispatchers_on_postgresql_never_send_a_notice_twice(
 
 
 def test_worker_ids_name_the_process() -> None:
-    tag = _host_tag()
+    tag = host_tag()
     if tag is None:
         pytest.skip("no /proc here")
-    from bot.notice_dispatcher import _worker_alive
-
-    assert _worker_alive(f"{os.getppid()}.1@{tag}:x", tag)  # the parent is alive
-    assert not _worker_alive(f"{2**22 + 1}.1@{tag}:x", tag)  # beyond pid_max: gone
-    assert not _worker_alive(f"{os.getpid()}.999999@{tag}:x", tag)  # this process, not running
-    assert _worker_alive("1.1@otherboot.1:x", tag)  # another host: its lease decides
+    assert worker_alive(f"{os.getppid()}.1@{tag}:x", tag)  # the parent is alive
+    assert not worker_alive(f"{2**22 + 1}.1@{tag}:x", tag)  # beyond pid_max: gone
+    assert not worker_alive(f"{os.getpid()}.999999@{tag}:x", tag)  # this process, not running
+    assert worker_alive("1.1@otherboot.1:x", tag)  # another host: its lease decides

@@ -22,6 +22,7 @@ from bot.db import make_engine, make_sessionmaker
 from bot.i18n import N_, make_i18n
 from bot.middlewares import DbSessionMiddleware, UserI18nMiddleware
 from bot.notice_dispatcher import DispatcherOptions, NoticeDispatcher
+from bot.notices.pacing import PacingMiddleware
 from bot.scheduler import Scheduler
 from bot.services import coordination
 from bot.storage import SqlAlchemyStorage
@@ -67,7 +68,11 @@ class App:
 
 
 def make_bot(settings: Settings) -> Bot:
-    session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url.rstrip("/")))
+    session = AiohttpSession(
+        api=TelegramAPIServer.from_base(settings.telegram_api_url.rstrip("/")),
+        # room for the notices in flight, besides polling and replies (aiohttp's default: 100)
+        limit=settings.notice_max_in_flight + 20,
+    )
     return Bot(settings.bot_token, session=session, default=DefaultBotProperties(parse_mode=None))
 
 
@@ -96,9 +101,15 @@ def build_app(settings: Settings) -> App:
         bot,
         sessionmaker,
         i18n,
-        DispatcherOptions(rate=settings.notice_rate, chat_interval=settings.notice_chat_interval),
+        DispatcherOptions(
+            rate=settings.notice_rate,
+            chat_interval=settings.notice_chat_interval,
+            max_in_flight=settings.notice_max_in_flight,
+        ),
         progress_view=handlers.progress_view,
     )
+    # Replies take their share of the notices' global rate (Telegram counts them together).
+    bot.session.middleware(PacingMiddleware(notices.pacer))
     scheduler = Scheduler(sessionmaker, on_notices=notices.wake)
     dp.update.outer_middleware(
         DbSessionMiddleware(sessionmaker, settings, i18n, after_commit=notices.wake)

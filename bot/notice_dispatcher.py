@@ -1,17 +1,20 @@
 """Delivers the outbox to Telegram: the one place that sends what services wrote.
 
-Sending is sequential, one message at a time, and each delivery is recorded (its own small
-transaction) before the next message goes out, so killing the process leaves at most the one
-message in flight unrecorded: after a restart it is the only one that can be sent twice.
+Sends overlap: a window of them is in flight (as many as the rate times the measured round
+trip needs, at most `max_in_flight`), and each outcome is recorded (its own small
+transaction) as its answer returns. Killing the process therefore leaves at most the window
+unrecorded: after a restart those are the only messages that can be sent twice.
 
 This module runs the loop (claim a batch, pace, send, record) and decides what each of
 Telegram's answers means; the parts live in bot/notices/: claims (batches claimed, unused
-claims returned), pacing (the global rate), sending (one request and its immediate retries),
-outcomes (the writers that record them), liveness (worker ids, the SQLite lock) and progress
-(broadcast progress messages). Per-chat spacing lives in users.next_notice_at, shared by every
-process: a claim reserves the recipient until its lease ends, and recording the outcome sets
-when the next message to that chat may go (the end of this send plus the chat interval), in
-the same transaction. README, "Performance", has the figures these choices are measured by.
+claims returned), pacing (the global rate, shared with replies), window (the sends in
+flight), sending (one request and its immediate retries), outcomes (the writers that record
+them, only under a claim still held), liveness (worker ids, the SQLite lock) and progress
+(broadcast progress messages). Per-chat spacing lives in users.next_notice_at, shared by
+every process: a claim reserves the recipient until its lease ends, and recording the
+outcome sets when the next message to that chat may go (the end of this send plus the chat
+interval), in the same transaction. README, "Performance", has the figures these choices are
+measured by.
 """
 
 from __future__ import annotations
@@ -37,13 +40,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.db import is_sqlite
 from bot.models import Broadcast, NoticeStatus, utcnow
-from bot.notice_texts import UnknownNotice, render
+from bot.notice_texts import Rendered, UnknownNotice, render
 from bot.notices import liveness
 from bot.notices.claims import Claimed, Claims
-from bot.notices.outcomes import OutcomeWriter, make_writer
-from bot.notices.pacing import Pacer
+from bot.notices.outcomes import Held, OutcomeWriter, SqliteWriter, make_writer
+from bot.notices.pacing import SENDING_NOTICE, Pacer
 from bot.notices.progress import ProgressReporter, ProgressView
 from bot.notices.sending import TRANSIENT, is_transient, send
+from bot.notices.window import Window
 from bot.outbox import mark_blocked
 
 __all__ = ["Claimed", "DispatcherOptions", "NoticeDispatcher", "Pacer", "ProgressView"]
@@ -62,6 +66,7 @@ class DispatcherOptions:
     network_retries: int = 3  # immediate attempts of one send on a network error or 5xx
     request_timeout: float = 10.0  # one HTTP request to the Bot API
     unauthorized_pause: float = 60.0  # sending stops this long when the token is refused
+    max_in_flight: int = 200  # sends awaiting their answer, at most (a kill resends these)
 
 
 class NoticeDispatcher:
@@ -83,6 +88,7 @@ class NoticeDispatcher:
         self.worker_id = (worker_id or liveness.new_worker_id(self._host_tag))[:64]
         self.batch = max(1, min(500, int(self.options.rate)))  # about a second of sending
         self.pacer = Pacer(self.options.rate)
+        self.window = Window(self.options.rate, self.options.max_in_flight)
         # A claim is used only while a send started now still ends inside its lease.
         self._send_budget = self.options.network_retries * (self.options.request_timeout + 2.0)
         self._claim_use = self.options.lease - self._send_budget
@@ -102,6 +108,8 @@ class NoticeDispatcher:
             host_tag=self._host_tag,
             lease=self.options.lease,
             chat_interval=self.options.chat_interval,
+            # On a SQLite file, claims go through the outcome writer's own connection.
+            transact=self._writer.transact if isinstance(self._writer, SqliteWriter) else None,
         )
         self.progress = (
             ProgressReporter(bot, sessionmaker, self._engine, i18n, progress_view)
@@ -113,6 +121,10 @@ class NoticeDispatcher:
         self._stop = asyncio.Event()
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._sending: set[asyncio.Task[None]] = set()
+        self._claim_round = 0  # claims begun
+        self._idle_round = 0  # the last claim that found nothing, with nothing in flight
+        self._became_idle = asyncio.Event()
         self._running = False
         self._active = False  # sends: not waiting for another dispatcher's database lock
 
@@ -180,25 +192,35 @@ class NoticeDispatcher:
                     await self._take_over()
                 self._active = True
         last_release = time.monotonic()
-        while not self._stop.is_set():
-            try:
-                if not self.sqlite and time.monotonic() - last_release > self.options.lease / 4:
-                    await self.release_claims()
-                    last_release = time.monotonic()
-                await self._respect_pause()
-                if self._stop.is_set():
-                    break
-                self._wake.clear()  # a wake() from now on is not lost
-                batch = await self.claim()
-                if not batch:
-                    await self._idle()
-                    continue
-                await self.deliver_batch(batch)
-            except Exception:  # the loop must outlive any one failure; the database keeps state
-                log.exception("notice dispatcher iteration failed")
-                with contextlib.suppress(Exception):
-                    await self.claims.requeue_mine()
-                await self._sleep(max(1.0, self.options.idle))
+        try:
+            while not self._stop.is_set():
+                try:
+                    if not self.sqlite and time.monotonic() - last_release > self.options.lease / 4:
+                        await self.release_claims()
+                        last_release = time.monotonic()
+                    await self._respect_pause()
+                    if self._stop.is_set():
+                        break
+                    self._wake.clear()  # a wake() from now on is not lost
+                    self._claim_round += 1
+                    claim_round = self._claim_round
+                    batch = await self.claim()
+                    if not batch:
+                        if self.window.in_flight == 0:
+                            self._idle_round = claim_round
+                            self._became_idle.set()
+                        await self._idle()
+                        continue
+                    await self.deliver_batch(batch)
+                except Exception:  # the loop outlives any one failure; the database keeps state
+                    log.exception("notice dispatcher iteration failed")
+                    with contextlib.suppress(Exception):
+                        # Every outcome in, what this dispatcher still claims is unsent.
+                        await self.window.drained()
+                        await self.claims.requeue_mine()
+                    await self._sleep(max(1.0, self.options.idle))
+        finally:
+            await self.window.drained()  # the sends in flight end and are recorded
 
     async def _idle(self) -> None:
         with contextlib.suppress(TimeoutError):
@@ -209,21 +231,38 @@ class NoticeDispatcher:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stop.wait(), timeout=seconds)
 
+    async def wait_idle(self, within: float = 10.0) -> None:
+        """Until a claim that began after this call found nothing due, with no send in flight
+        (TimeoutError after `within` seconds): what tests wait on instead of a quiet time."""
+        since = self._claim_round
+        self.wake()
+        async with asyncio.timeout(within):
+            while self._idle_round <= since:
+                self._became_idle.clear()
+                await self._became_idle.wait()
+
     async def deliver_batch(self, batch: list[Claimed]) -> None:
+        """Start each notice's send as the window and the pacer allow; the outcomes are
+        recorded as the answers return, while the next batch is claimed and sent."""
         usable_until = time.monotonic() + self._claim_use
         for index, notice in enumerate(batch):
-            if self._stop.is_set() or time.monotonic() > usable_until:
-                # Stopping, or the claim is too old to be sure a send would end inside the
-                # lease: the rest goes back to the queue, for this process or another.
-                await self._requeue([n.id for n in batch[index:]], delay=0)
+            rendered = await self._render(notice)
+            if rendered is None:
+                continue
+            await self.window.enter()
+            await self.pacer.acquire()
+            stopping = self._stop.is_set() or time.monotonic() > usable_until
+            pause = self._paused_until - time.monotonic()
+            if stopping or pause > 0:
+                # Stopping, the claim too old to be sure a send would end inside the lease,
+                # or Telegram asked us to wait (no claim is held longer than the pause): the
+                # rest goes back to the queue, for this process or another.
+                await self.window.leave(None)
+                await self._requeue([n.id for n in batch[index:]], delay=max(0.0, pause))
                 return
-            await self._respect_pause()
-            paused = await self.deliver(notice)
-            if paused:
-                # Telegram asked us to wait: the rest of the batch waits in the queue, so no
-                # claim is held longer than the pause.
-                await self._requeue([n.id for n in batch[index + 1 :]], delay=paused)
-                return
+            task = asyncio.create_task(self._deliver(notice, rendered))
+            self._sending.add(task)
+            task.add_done_callback(self._sending.discard)
 
     async def _respect_pause(self) -> None:
         delay = self._paused_until - time.monotonic()
@@ -234,11 +273,12 @@ class NoticeDispatcher:
         self._paused_until = max(self._paused_until, time.monotonic() + seconds)
         self.pacer.pause_until(self._paused_until)
 
-    async def deliver(self, notice: Claimed) -> float:
-        """Send one notice and record the outcome; returns a pause Telegram asked for."""
+    async def _render(self, notice: Claimed) -> Rendered | None:
+        """The notice's text in its recipient's language; None (recorded as failed) when it
+        cannot be rendered."""
         locale = notice.locale or self.i18n.default_locale
         try:
-            rendered = render(
+            return render(
                 notice.kind,
                 notice.payload,
                 locale,
@@ -247,8 +287,25 @@ class NoticeDispatcher:
             )
         except UnknownNotice as exc:
             await self._finish(notice, NoticeStatus.FAILED, error=f"cannot render: {exc}")
-            return 0
-        await self.pacer.acquire()
+            return None
+
+    async def _deliver(self, notice: Claimed, rendered: Rendered) -> None:
+        """One send in the window: its request, its outcome, then its place is free."""
+        SENDING_NOTICE.set(True)  # this task's requests took their slot in the pacer
+        started = time.monotonic()
+        took: float | None = None
+        try:
+            if await self.deliver(notice, rendered):
+                took = time.monotonic() - started
+        except Exception:
+            log.exception("notice %s: outcome not recorded", notice.id)
+            with contextlib.suppress(Exception):
+                await self._requeue([notice.id], delay=0)
+        finally:
+            await self.window.leave(took)
+
+    async def deliver(self, notice: Claimed, rendered: Rendered) -> bool:
+        """Send one notice and record the outcome; False when Telegram asked us to wait."""
         try:
             await send(
                 self.bot,
@@ -261,7 +318,7 @@ class NoticeDispatcher:
             log.warning("Telegram asked to wait %ss", exc.retry_after)
             self._pause(exc.retry_after)
             await self._requeue([notice.id], delay=exc.retry_after)
-            return float(exc.retry_after)
+            return False
         except TelegramForbiddenError:
             async with self.sessionmaker() as session, session.begin():
                 await mark_blocked(session, notice.recipient_id)
@@ -270,7 +327,7 @@ class NoticeDispatcher:
             log.error("the Bot API refused the token (%s); sending paused", exc.message)
             self._pause(self.options.unauthorized_pause)
             await self._requeue([notice.id], delay=self.options.unauthorized_pause)
-            return self.options.unauthorized_pause
+            return False
         except TelegramBadRequest as exc:
             await self._finish(notice, NoticeStatus.FAILED, error=exc.message)
         except TRANSIENT as exc:
@@ -285,7 +342,7 @@ class NoticeDispatcher:
             await self._finish(notice, NoticeStatus.FAILED, error=f"unexpected: {exc!r}")
         else:
             await self._finish(notice, NoticeStatus.SENT)
-        return 0
+        return True
 
     async def _broadcast(self, broadcast_id: int | None) -> Broadcast | None:
         if broadcast_id is None:
@@ -310,7 +367,7 @@ class NoticeDispatcher:
             values["sent_at"] = utcnow()
         if error is not None:
             values["last_error"] = error[:500]
-        await self._writer.record(notice.id, values, notice.recipient_id, self._next_for_chat())
+        await self._record(notice, values)
 
     async def _retry_later(self, notice: Claimed, error: str) -> None:
         attempts = notice.attempts + 1
@@ -326,7 +383,18 @@ class NoticeDispatcher:
             "lease_until": None,
             "next_attempt_at": utcnow() + timedelta(seconds=backoff),
         }
-        await self._writer.record(notice.id, values, notice.recipient_id, self._next_for_chat())
+        await self._record(notice, values)
+
+    async def _record(self, notice: Claimed, values: dict[str, Any]) -> None:
+        """Write an outcome, and when the recipient's next notice may go, if this dispatcher
+        still holds the claim (bot/notices/outcomes.py); else it changes nothing."""
+        held = Held(notice.id, self.worker_id, notice.lease_until)
+        if not await self._writer.record(held, values, notice.recipient_id, self._next_for_chat()):
+            log.warning(
+                "notice %s: claim lost before its outcome (%s) came back; not recorded",
+                notice.id,
+                values["status"],
+            )
 
     async def _requeue(self, ids: list[int], delay: float) -> None:
         await self.claims.requeue(ids, delay)

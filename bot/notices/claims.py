@@ -9,15 +9,25 @@ the same host).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.models import Notice, NoticeStatus, User, utcnow
 from bot.notices.liveness import worker_alive
+
+T = TypeVar("T")
+
+
+class Transact(Protocol):
+    """Runs `work` in one write transaction and returns its result."""
+
+    def __call__(self, work: Callable[[Connection], T]) -> Awaitable[T]: ...
 
 
 @dataclass(frozen=True)
@@ -30,6 +40,7 @@ class Claimed:
     recipient_id: int
     chat_id: int
     locale: str | None
+    lease_until: datetime  # with the worker id, names this claim (bot/notices/outcomes.py)
 
 
 class Claims:
@@ -44,13 +55,19 @@ class Claims:
         host_tag: str | None,
         lease: float,
         chat_interval: float,
+        transact: Transact | None = None,
     ) -> None:
         self.engine = engine
+        self._transact: Transact = transact or self._in_engine
         self.worker_id = worker_id
         self.sqlite = sqlite
         self.host_tag = host_tag
         self.lease = lease
         self.chat_interval = chat_interval
+
+    async def _in_engine(self, work: Callable[[Connection], T]) -> T:
+        async with self.engine.begin() as conn:
+            return await conn.run_sync(work)
 
     async def claim(self, limit: int) -> list[Claimed]:
         """Claim up to `limit` due notices, at most one per recipient, and reserve their
@@ -84,17 +101,29 @@ class Claims:
         )
         if not self.sqlite:
             query = query.with_for_update(of=[Notice.__table__, User.__table__], skip_locked=True)
-        claimed: list[Claimed] = []
-        recipients: set[int] = set()
-        async with self.engine.begin() as conn:
-            for row in await conn.execute(query):
-                notice = Claimed(*row)
+
+        def work(conn: Connection) -> list[Claimed]:
+            claimed: list[Claimed] = []
+            recipients: set[int] = set()
+            for row in conn.execute(query):
+                notice_id, kind, payload, attempts, broadcast_id, user_id, chat_id, locale = row
+                notice = Claimed(
+                    notice_id,
+                    kind,
+                    payload,
+                    attempts,
+                    broadcast_id,
+                    user_id,
+                    chat_id,
+                    locale,
+                    lease_until,
+                )
                 if notice.recipient_id not in recipients:
                     claimed.append(notice)
                     recipients.add(notice.recipient_id)
             if not claimed:
                 return []
-            await conn.execute(
+            conn.execute(
                 update(Notice)
                 .where(Notice.id.in_([notice.id for notice in claimed]))
                 .values(
@@ -103,10 +132,12 @@ class Claims:
                     lease_until=lease_until,
                 )
             )
-            await conn.execute(
+            conn.execute(
                 update(User).where(User.id.in_(recipients)).values(next_notice_at=lease_until)
             )
-        return claimed
+            return claimed
+
+        return await self._transact(work)
 
     async def requeue(self, ids: list[int], delay: float) -> None:
         """Unsent claims back to the queue; their recipients are free again."""
@@ -118,13 +149,14 @@ class Claims:
             Notice.status == NoticeStatus.CLAIMED,
             Notice.claimed_by == self.worker_id,
         )
-        async with self.engine.begin() as conn:
-            await conn.execute(
+
+        def work(conn: Connection) -> None:
+            conn.execute(
                 update(User)
                 .where(User.id.in_(select(Notice.recipient_id).where(mine)))
                 .values(next_notice_at=now)
             )
-            await conn.execute(
+            conn.execute(
                 update(Notice)
                 .where(mine)
                 .values(
@@ -134,6 +166,8 @@ class Claims:
                     next_attempt_at=now + timedelta(seconds=delay),
                 )
             )
+
+        await self._transact(work)
 
     async def requeue_mine(self) -> None:
         """After a failure inside a batch: whatever this dispatcher still claims goes back.
@@ -164,19 +198,22 @@ class Claims:
             condition = and_(
                 claimed, or_(expired, Notice.claimed_by.in_(dead)) if dead else expired
             )
-        async with self.engine.begin() as conn:
+
+        def work(conn: Connection) -> int:
             # The dead process may have sent to these chats a moment ago: space them again.
-            await conn.execute(
+            conn.execute(
                 update(User)
                 .where(User.id.in_(select(Notice.recipient_id).where(condition)))
                 .values(next_notice_at=now + timedelta(seconds=self.chat_interval))
             )
-            result = await conn.execute(
+            result = conn.execute(
                 update(Notice)
                 .where(condition)
                 .values(status=NoticeStatus.PENDING, claimed_by=None, lease_until=None)
             )
-        return int(result.rowcount or 0)
+            return int(result.rowcount or 0)
+
+        return await self._transact(work)
 
     async def dead_workers(self) -> list[str]:
         tag = self.host_tag

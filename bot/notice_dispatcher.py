@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import time
 from dataclasses import dataclass
@@ -131,6 +132,10 @@ class NoticeDispatcher:
     # ------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
+        # What exists by now (modules, models, catalogs, the app) lives as long as the
+        # process: frozen, the garbage collector's full passes no longer walk it. They stopped
+        # sending for up to 0.24 s at a time at 1,000/s with sends in flight.
+        gc.freeze()
         self._stop.clear()
         liveness.LIVE_WORKERS.add(self.worker_id)
         self._running = True

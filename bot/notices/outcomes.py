@@ -20,7 +20,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import ColumnElement, Table, and_, create_engine, update
 from sqlalchemy.engine import Connection, Dialect, Engine
@@ -73,16 +73,60 @@ class EngineWriter:
         return None
 
 
-class PostgresWriter:
+Statements = list[tuple[str, tuple[Any, ...]]]
+T = TypeVar("T")
+W = TypeVar("W")
+
+
+class GroupCommit(Generic[W]):
+    """Outcomes that come back while a transaction is being written go together in the next
+    one: each is written as soon as the one before lets it, and with sends in flight the
+    database commits a few dozen times a second instead of once per message."""
+
+    def __init__(self) -> None:
+        self._waiting: list[tuple[W, asyncio.Future[bool]]] = []
+        self._flushing: asyncio.Task[None] | None = None
+
+    async def _submit(self, work: W) -> bool:
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._waiting.append((work, future))
+        if self._flushing is None or self._flushing.done():
+            self._flushing = asyncio.create_task(self._flush(), name="notice-outcomes")
+        # Shielded: if the caller is cancelled meanwhile, the write still completes.
+        return await asyncio.shield(future)
+
+    async def _flush(self) -> None:
+        while self._waiting:
+            group, self._waiting = self._waiting, []
+            try:
+                written = await self._write_group([work for work, _ in group])
+            except Exception as exc:
+                for _, future in group:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for (_, future), held in zip(group, written, strict=True):
+                if not future.done():
+                    future.set_result(held)
+
+    async def _write_group(self, group: list[W]) -> list[bool]:
+        raise NotImplementedError
+
+    async def _flushed(self) -> None:
+        if self._flushing is not None:
+            await self._flushing
+
+
+class PostgresWriter(GroupCommit[Any]):
     """Records an outcome as one statement (the notice's UPDATE in a WITH, the user's after
-    it: atomic on its own), in autocommit on a connection kept for it: one round trip per
-    message instead of a pool checkout, BEGIN, two UPDATEs and COMMIT (0.7 ms instead of
-    1.1 ms on a local server; 1,000/s drains went from 364/s to 670/s)."""
+    it), on a connection kept for it, outcomes that return together in one transaction: no
+    pool checkout per message, and one commit for many (1,000/s drains: 364/s with a
+    transaction of two UPDATEs per message, 670/s with one autocommit statement each)."""
 
     def __init__(self, engine: AsyncEngine) -> None:
+        super().__init__()
         self.engine = engine
         self._conn: AsyncConnection | None = None
-        self._lock = asyncio.Lock()  # one kept connection: one statement at a time
 
     async def record(
         self, held: Held, values: dict[str, Any], user_id: int, user_next: datetime | None
@@ -99,38 +143,35 @@ class PostgresWriter:
                 .values(next_notice_at=user_next, updated_at=utcnow())
                 .add_cte(written)
             )
-        async with self._lock:
-            return await self._execute(statement)
+        return await self._submit(statement)
 
-    async def _execute(self, statement: Any) -> bool:
+    async def _write_group(self, group: list[Any]) -> list[bool]:
         for attempt in (1, 2):
             if self._conn is None:
-                conn = await self.engine.connect()
-                self._conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+                self._conn = await self.engine.connect()
             try:
-                result = await self._conn.execute(statement)
-                await self._conn.commit()
-                return bool(result.rowcount)
+                async with self._conn.begin():
+                    return [bool((await self._conn.execute(st)).rowcount) for st in group]
             except DBAPIError as exc:
                 # A connection lost meanwhile (a database restart): once more on a new one;
-                # the statement sets values, so running it twice changes nothing.
-                await self.close()
+                # the statements set values, so running them twice changes nothing.
+                await self._close_connection()
                 if attempt == 2 or not exc.connection_invalidated:
                     raise
-        return False
+        return []
 
-    async def close(self) -> None:
+    async def _close_connection(self) -> None:
         if self._conn is not None:
             conn, self._conn = self._conn, None
             with contextlib.suppress(Exception):
                 await conn.close()
 
+    async def close(self) -> None:
+        await self._flushed()
+        await self._close_connection()
 
-Statements = list[tuple[str, tuple[Any, ...]]]
-T = TypeVar("T")
 
-
-class SqliteWriter:
+class SqliteWriter(GroupCommit[Statements]):
     """Records outcomes through a sqlite3 connection of its own, on a thread of its own.
 
     The same UPDATEs as EngineWriter in one thread hop instead of the ten or so of an
@@ -143,12 +184,11 @@ class SqliteWriter:
     """
 
     def __init__(self, path: str, dialect: Dialect) -> None:
+        super().__init__()
         self.path = path
         self._sync_engine: Engine | None = None  # SQLAlchemy over the same connection
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="notice-writer")
         self._conn: sqlite3.Connection | None = None  # only used on the executor's thread
-        self._waiting: list[tuple[Statements, asyncio.Future[bool]]] = []
-        self._flushing: asyncio.Task[None] | None = None
         self._processors: dict[tuple[str, str], Callable[[Any], Any] | None] = {}
         for table in (Notice.__table__, User.__table__):
             assert isinstance(table, Table)
@@ -198,22 +238,9 @@ class SqliteWriter:
             raise
         return written
 
-    async def _flush(self) -> None:
+    async def _write_group(self, group: list[Statements]) -> list[bool]:
         loop = asyncio.get_running_loop()
-        while self._waiting:
-            group, self._waiting = self._waiting, []
-            try:
-                written = await loop.run_in_executor(
-                    self._executor, self._write, [statements for statements, _ in group]
-                )
-            except Exception as exc:
-                for _, future in group:
-                    if not future.done():
-                        future.set_exception(exc)
-                continue
-            for (_, future), held in zip(group, written, strict=True):
-                if not future.done():
-                    future.set_result(held)
+        return await loop.run_in_executor(self._executor, self._write, group)
 
     async def transact(self, work: Callable[[Connection], T]) -> T:
         """Run `work` (the dispatcher's claims) in a transaction of this writer's connection
@@ -261,16 +288,10 @@ class SqliteWriter:
             statements.append(
                 self._statement("users", {"next_notice_at": user_next}, {"id": user_id})
             )
-        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._waiting.append((statements, future))
-        if self._flushing is None or self._flushing.done():
-            self._flushing = asyncio.create_task(self._flush(), name="notice-outcomes")
-        # Shielded: if the caller is cancelled meanwhile, the write still completes.
-        return await asyncio.shield(future)
+        return await self._submit(statements)
 
     async def close(self) -> None:
-        if self._flushing is not None:
-            await self._flushing
+        await self._flushed()
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(self._executor, self._close)
         self._executor.shutdown(wait=False)

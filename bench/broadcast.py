@@ -9,7 +9,11 @@ the emulator's receive timestamps. Phases:
 3. several broadcasts to the same small set of chats at 1,000/s (the one-per-second-per-chat
    limit is the bottleneck there);
 4. enqueueing 100,000 recipients of one broadcast on SQLite (users created untimed first,
-   then create_broadcast + commit timed).
+   then create_broadcast + commit timed);
+5. phases 1 and 2 again with a 100 ms round trip to the emulator (Telegram's real distance):
+   `ratio_30_rtt100`, `ratio_1000_rtt100`.
+
+Phases 1 to 3 run with the round trip of `--rtt-ms` (default 0: the emulator answers at once).
 
 The emulator process keeps every message and does not collect garbage (its pauses would be
 charged to the bot; bench/emulator_proc.py). Human-readable lines first; the last line is one
@@ -116,6 +120,13 @@ class Emulator:
         async with self.http.post(f"{self.control_url}/_bench/reset") as response:
             await response.read()
 
+    async def set_round_trip(self, seconds: float) -> None:
+        """Every Bot API call answers this much later from now on."""
+        assert self.http is not None
+        url = f"{self.control_url}/_bench/latency?ms={seconds * 1000:g}"
+        async with self.http.post(url) as response:
+            await response.read()
+
 
 def max_in_window(times: list[float], window: float = 1.0) -> int:
     """The most timestamps in any half-open window [t, t + window)."""
@@ -204,7 +215,7 @@ async def drain(
     await emulator.reset()
     bot = Bot(
         TOKEN,
-        session=AiohttpSession(api=TelegramAPIServer.from_base(emulator.api_url)),
+        session=AiohttpSession(api=TelegramAPIServer.from_base(emulator.api_url), limit=220),
         default=DefaultBotProperties(parse_mode=None),
     )
     dispatcher = NoticeDispatcher(
@@ -242,8 +253,40 @@ async def drain(
     return log
 
 
+async def rate_phase(
+    emulator: Emulator,
+    engine: AsyncEngine,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    rate: float,
+    count: int,
+    name: str,
+    figures: dict[str, Any],
+    profile_path: str | None = None,
+) -> list[tuple[float, int]]:
+    """One broadcast to `count` new users drained at `rate`; figures under `name`."""
+    village = await add_village(sessionmaker, f"Rate{name}")
+    first_id = 1_000_000 * int(rate) + 100_000 * len(figures)
+    await add_users(engine, count, first_id, village)
+    total = await announce(sessionmaker, Audience("village", village))
+    profile = cProfile.Profile() if profile_path else None
+    log = await drain(emulator, sessionmaker, rate, total, profile)
+    if profile is not None and profile_path:
+        profile.dump_stats(profile_path)
+        print(f"profile of the 1,000/s drain written to {profile_path}")
+    achieved = achieved_rate(log)
+    figures[f"ratio_{name}"] = round(achieved / rate, 4)
+    figures[f"achieved_{name}_per_s"] = round(achieved, 1)
+    figures[f"max_in_1s_at_{name}"] = max_in_window([t for t, _ in log])
+    print(
+        f"{total} notices at {rate:g}/s ({name}): achieved {achieved:.1f}/s "
+        f"(ratio {achieved / rate:.3f}), most in any 1 s: "
+        f"{figures[f'max_in_1s_at_{name}']}, per chat {max_per_chat(log)}"
+    )
+    return log
+
+
 async def run_drains(
-    emulator: Emulator, url: str, sizes: Sizes, profile_path: str | None
+    emulator: Emulator, url: str, sizes: Sizes, profile_path: str | None, rtt: float
 ) -> dict[str, Any]:
     await asyncio.to_thread(migrate.upgrade, url)
     engine = make_engine(url)
@@ -251,24 +294,13 @@ async def run_drains(
     figures: dict[str, Any] = {}
     logs: list[list[tuple[float, int]]] = []
     try:
+        await emulator.set_round_trip(rtt)
         for rate, count, name in ((30.0, sizes.n30, "30"), (1000.0, sizes.n1000, "1000")):
-            village = await add_village(sessionmaker, f"Rate{name}")
-            await add_users(engine, count, 1_000_000 * int(rate), village)
-            total = await announce(sessionmaker, Audience("village", village))
-            profile = cProfile.Profile() if profile_path and name == "1000" else None
-            log = await drain(emulator, sessionmaker, rate, total, profile)
-            if profile is not None and profile_path:
-                profile.dump_stats(profile_path)
-                print(f"profile of the 1,000/s drain written to {profile_path}")
-            logs.append(log)
-            achieved = achieved_rate(log)
-            figures[f"ratio_{name}"] = round(achieved / rate, 4)
-            figures[f"achieved_{name}_per_s"] = round(achieved, 1)
-            figures[f"max_in_1s_at_{name}"] = max_in_window([t for t, _ in log])
-            print(
-                f"{total} notices at {rate:g}/s: achieved {achieved:.1f}/s "
-                f"(ratio {achieved / rate:.3f}), most in any 1 s: "
-                f"{figures[f'max_in_1s_at_{name}']}, per chat {max_per_chat(log)}"
+            profile = profile_path if name == "1000" else None
+            logs.append(
+                await rate_phase(
+                    emulator, engine, sessionmaker, rate, count, name, figures, profile
+                )
             )
 
         village = await add_village(sessionmaker, "SameChats")
@@ -285,6 +317,15 @@ async def run_drains(
             f"{total} messages in {time.monotonic() - started:.1f} s, "
             f"most to one chat in any 1 s: {per_chat}"
         )
+
+        await emulator.set_round_trip(0.1)
+        for rate, count, name in (
+            (30.0, sizes.n30, "30_rtt100"),
+            (1000.0, sizes.n1000, "1000_rtt100"),
+        ):
+            logs.append(
+                await rate_phase(emulator, engine, sessionmaker, rate, count, name, figures)
+            )
         figures["max_per_chat_per_s"] = max(max_per_chat(one) for one in logs)
     finally:
         await engine.dispose()
@@ -323,11 +364,12 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         with tempfile.TemporaryDirectory(prefix="farmgate-bench-") as directory:
             url = args.database_url or f"sqlite+aiosqlite:///{directory}/drain.db"
             print(f"mode {'quick' if args.quick else 'full'}; database {url.split('://')[0]}")
-            figures = await run_drains(emulator, url, sizes, args.profile)
+            figures = await run_drains(emulator, url, sizes, args.profile, args.rtt_ms / 1000)
             figures["enqueue_100k_s"] = round(await time_enqueue(directory, sizes.enqueue), 3)
     finally:
         await emulator.stop()
     figures["mode"] = "quick" if args.quick else "full"
+    figures["rtt_ms"] = args.rtt_ms
     figures["database"] = (args.database_url or "sqlite").split("+")[0].split(":")[0]
     return figures
 
@@ -341,6 +383,12 @@ def cli() -> None:
         help="an empty database for the drains (default: a temporary SQLite file)",
     )
     parser.add_argument("--profile", help="write cProfile stats of the 1,000/s drain here")
+    parser.add_argument(
+        "--rtt-ms",
+        type=float,
+        default=0.0,
+        help="simulated Bot API round trip of phases 1-3 (5 always uses 100 ms)",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     started = time.monotonic()

@@ -19,6 +19,7 @@ from bot.db import make_engine, make_sessionmaker, update_concurrency
 from bot.i18n import make_i18n
 from bot.middlewares import DbSessionMiddleware, UserI18nMiddleware
 from bot.notice_dispatcher import DispatcherOptions, NoticeDispatcher
+from bot.notices.pacing import PacingMiddleware
 from bot.polling import UpdateDispatcher
 from bot.scheduler import Retention, Scheduler
 from bot.storage import SqlAlchemyStorage
@@ -56,7 +57,11 @@ class App:
 
 
 def make_bot(settings: Settings) -> Bot:
-    session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url.rstrip("/")))
+    session = AiohttpSession(
+        api=TelegramAPIServer.from_base(settings.telegram_api_url.rstrip("/")),
+        # room for the notices in flight, besides polling and replies (aiohttp's default: 100)
+        limit=settings.notice_max_in_flight + 20,
+    )
     return Bot(settings.bot_token, session=session, default=DefaultBotProperties(parse_mode=None))
 
 
@@ -88,9 +93,15 @@ def build_app(settings: Settings) -> App:
         bot,
         sessionmaker,
         i18n,
-        DispatcherOptions(rate=settings.notice_rate, chat_interval=settings.notice_chat_interval),
+        DispatcherOptions(
+            rate=settings.notice_rate,
+            chat_interval=settings.notice_chat_interval,
+            max_in_flight=settings.notice_max_in_flight,
+        ),
         progress_view=handlers.progress_view,
     )
+    # Replies take their share of the notices' global rate (Telegram counts them together).
+    bot.session.middleware(PacingMiddleware(notices.pacer))
     scheduler = Scheduler(
         sessionmaker, on_notices=notices.wake, retention=Retention.from_settings(settings)
     )

@@ -43,6 +43,7 @@ class Settings(BaseSettings):
     polling_timeout: int = 30
     notice_rate: float = Field(default=30.0, gt=0, le=1000)
     notice_chat_interval: float = Field(default=1.0, ge=0)
+    notice_max_in_flight: int = Field(default=200, ge=1, le=1000)
     notice_retention_days: int = Field(default=30, ge=1)
     update_retention_days: int = Field(default=2, ge=1)
 

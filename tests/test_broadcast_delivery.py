@@ -125,7 +125,8 @@ async def test_claimed_notices_of_a_cancelled_broadcast_are_not_sent(
         return await send_message(*args, **kwargs)
 
     bot.send_message = first_one_held  # type: ignore[method-assign]
-    dispatcher = _dispatcher(bot, sessions, cancel_recheck=0.0)
+    # One send in flight: the one held (with a wider window, those in flight go too).
+    dispatcher = _dispatcher(bot, sessions, cancel_recheck=0.0, max_in_flight=1)
     await dispatcher.start()
     try:
         await asyncio.wait_for(in_flight.wait(), timeout=10)

@@ -11,7 +11,7 @@ import os
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -26,7 +26,8 @@ from bot.config import REPO_ROOT
 from bot.db import is_sqlite, make_engine, make_sessionmaker
 from bot.i18n import make_i18n
 from bot.models import Notice, NoticeStatus, User, utcnow
-from bot.notice_dispatcher import DispatcherOptions, NoticeDispatcher, _host_tag
+from bot.notice_dispatcher import DispatcherOptions, NoticeDispatcher
+from bot.notices.liveness import host_tag, worker_alive
 from tests.conftest import TOKEN
 from tests.emulator import BotApiEmulator
 
@@ -172,6 +173,110 @@ async def test_one_message_per_second_per_chat(
     assert all(emulator.sent_times[users[u]][0] - start < 1.0 for u in quiet)
 
 
+# ---------------------------------------------------------------------------- sends in flight
+
+
+async def test_limits_stay_exact_with_sends_in_flight(
+    sessions: Sessions, emulator: BotApiEmulator
+) -> None:
+    """Telegram 100 ms away: one send at a time would make 10/s at most; with a window of
+    sends in flight the rate is reached, and Telegram's own limits (enforced by the
+    emulator: 20 a second overall, one a second per chat) never answer 429."""
+    emulator.latency = 0.1
+    emulator.enforce_limits(per_chat_per_s=1, global_per_s=20)
+    users = await add_users(sessions, emulator, 33)
+    busy, quiet = list(users)[:3], list(users)[3:]
+    await enqueue(sessions, [(u, f"busy{u}-{n}") for n in range(3) for u in busy])
+    await enqueue(sessions, [(u, f"quiet{u}") for u in quiet])
+    async with dispatching(sessions, emulator, rate=20.0, chat_interval=1.0) as dispatcher:
+        await emulator.wait_for(lambda e: len(e.sent_log) >= 39, timeout=15)
+        window = dispatcher.window.size
+    assert [c for c in emulator.calls if c.status == 429] == []
+    assert window > 1
+    times = sorted(t for t, _ in emulator.sent_log)
+    assert most_in_a_second(times) <= 21  # both ends of the second included
+    assert 29 / (times[29] - times[0]) >= 15  # the first 30: far above 1 / round trip
+    for user_id in busy:
+        chat_times = emulator.sent_times[users[user_id]]
+        assert len(chat_times) == 3
+        assert all(b - a >= 0.99 for a, b in itertools.pairwise(chat_times)), chat_times
+    assert (await status_counts(sessions)) == {"sent": 39}
+
+
+async def test_retry_after_with_sends_in_flight(
+    sessions: Sessions, emulator: BotApiEmulator
+) -> None:
+    """A 429 while other sends are on their way: those finish and are recorded, nothing new
+    starts during the pause, and the refused notice goes after it."""
+    emulator.latency = 0.1
+    users = await add_users(sessions, emulator, 30)
+    await enqueue(sessions, [(user_id, f"n{user_id}") for user_id in users])
+    emulator.fail_next(status=429, retry_after=1)
+    async with dispatching(sessions, emulator, rate=50.0) as dispatcher:
+        await emulator.wait_for(lambda e: len(e.sent_log) >= 30, timeout=15)
+        await dispatcher.wait_idle()
+    refused = [c for c in emulator.calls if c.status == 429]
+    assert len(refused) == 1
+    moment = refused[0].time
+    arrived = [t - moment for t, _ in emulator.sent_log]
+    # Sends already in flight when the 429 came back still arrive (within a round trip)...
+    assert [a for a in arrived if 0 < a < 0.25]
+    # ...but none started during the pause.
+    assert not [a for a in arrived if 0.25 <= a < 0.95]
+    assert emulator.sent_times[refused[0].chat_id or 0][0] - moment >= 0.95
+    assert all(len(times) == 1 for times in emulator.sent_times.values())
+    assert len(emulator.sent_times) == 30
+    assert (await status_counts(sessions)) == {"sent": 30}
+
+
+@pytest.mark.parametrize("other_finished", [False, True], ids=["other-sending", "other-done"])
+async def test_an_outcome_is_not_recorded_under_a_lost_claim(
+    sessions: Sessions, emulator: BotApiEmulator, other_finished: bool
+) -> None:
+    """The lease ran out while the send was in flight, the claim went back and another worker
+    claimed the notice (and maybe recorded its own outcome): the first worker's late outcome
+    changes nothing, neither the notice nor when its recipient may get the next one."""
+    emulator.latency = 0.5
+    users = await add_users(sessions, emulator, 1)
+    user_id = next(iter(users))
+    await enqueue(sessions, [(user_id, "n")])
+    other_lease = utcnow() + timedelta(seconds=60)
+    async with dispatching(sessions, emulator) as dispatcher:
+
+        async def claimed() -> bool:
+            return (await notices(sessions))[0].claimed_by == dispatcher.worker_id
+
+        await eventually(claimed, within=5)
+        # What release_claims and another worker's claim would write, while the send is out.
+        values: dict[str, Any] = {
+            "status": NoticeStatus.CLAIMED,
+            "claimed_by": "other-worker",
+            "lease_until": other_lease,
+        }
+        if other_finished:
+            values.update(status=NoticeStatus.FAILED, lease_until=None, last_error="other")
+        async with sessions() as session, session.begin():
+            await session.execute(update(Notice).values(**values))
+            await session.execute(
+                update(User).where(User.id == user_id).values(next_notice_at=other_lease)
+            )
+        await emulator.wait_for(lambda e: len(e.sent_log) == 1, timeout=5)
+        await dispatcher.wait_idle()  # the first worker's answer came back and was handled
+    row = (await notices(sessions))[0]
+    assert row.claimed_by == "other-worker"
+    assert row.sent_at is None
+    if other_finished:
+        assert (row.status, row.last_error) == (NoticeStatus.FAILED, "other")
+    else:
+        assert row.status == NoticeStatus.CLAIMED
+        assert row.lease_until is not None and aware(row.lease_until) == other_lease
+    async with sessions() as session:
+        user = await session.get(User, user_id)
+        assert user is not None and user.next_notice_at is not None
+        assert aware(user.next_notice_at) == other_lease
+        await session.commit()
+
+
 # ---------------------------------------------------------------------------- Telegram's errors
 
 
@@ -275,12 +380,12 @@ async def test_a_dedup_key_is_delivered_once(sessions: Sessions, emulator: BotAp
         everyone = select(User.id)
         assert await outbox.enqueue_for(session, everyone, "promoted", {}, "all:") == 4
         assert await outbox.enqueue_for(session, everyone, "promoted", {}, "all:") == 0
-    async with dispatching(sessions, emulator, chat_interval=0.0):
+    async with dispatching(sessions, emulator, chat_interval=0.0) as dispatcher:
         await emulator.wait_for(lambda e: len(e.sent_log) >= 5, timeout=5)
         async with sessions() as session, session.begin():  # again, after delivery
             assert not await outbox.enqueue(session, first, "promoted", {}, "promoted:1")
             assert await outbox.enqueue_for(session, everyone, "promoted", {}, "all:") == 0
-        await asyncio.sleep(0.3)
+        await dispatcher.wait_idle()  # nothing left to send, nothing in flight
     assert len(emulator.sent_times[users[first]]) == 2  # "promoted:1" and "all:<id>"
     assert all(len(emulator.sent_times[users[u]]) == 1 for u in list(users)[1:])
     assert (await status_counts(sessions)) == {"sent": 5}
@@ -292,7 +397,7 @@ async def test_claims_of_a_dead_dispatcher_come_back_at_start(
     users = await add_users(sessions, emulator, 3)
     await enqueue(sessions, [(user_id, f"n{user_id}") for user_id in users])
     dead, expired, alive = list(users)
-    tag = _host_tag()
+    tag = host_tag()
     later = utcnow().replace(year=utcnow().year + 1)
     claims = {
         # A process of this host that no longer exists (no such PID).
@@ -312,10 +417,10 @@ async def test_claims_of_a_dead_dispatcher_come_back_at_start(
             await session.execute(
                 update(User).where(User.id == user_id).values(next_notice_at=lease_until)
             )
-    async with dispatching(sessions, emulator):
+    async with dispatching(sessions, emulator) as dispatcher:
         expected = 2 if is_postgres(database_url) else 3  # SQLite: the only dispatcher
         await emulator.wait_for(lambda e: len(e.sent_log) >= expected, timeout=5)
-        await asyncio.sleep(0.3)
+        await dispatcher.wait_idle()
     assert users[dead] in emulator.sent_times and users[expired] in emulator.sent_times
     if is_postgres(database_url):
         assert users[alive] not in emulator.sent_times
@@ -336,7 +441,7 @@ async def test_sqlite_runs_one_dispatcher_per_database(
             await emulator.wait_for(lambda e: len(e.sent_log) >= 10, timeout=5)
             await first.stop()  # the second takes over the database and the rest
             await emulator.wait_for(lambda e: len(e.sent_log) >= 40, timeout=10)
-            await asyncio.sleep(0.3)
+            await second.wait_idle()
             assert second.worker_id != first.worker_id
     assert all(len(times) == 1 for times in emulator.sent_times.values())
     assert len(emulator.sent_times) == 40
@@ -359,7 +464,8 @@ async def test_two_dispatchers_on_postgresql_never_send_a_notice_twice(
             dispatching(make_sessionmaker(other_engine), emulator, rate=200.0) as two,
         ):
             await emulator.wait_for(lambda e: len(e.sent_log) >= 320, timeout=15)
-            await asyncio.sleep(0.3)
+            await one.wait_idle()
+            await two.wait_idle()
     finally:
         await other_engine.dispose()
     counts = Counter(chat for _, chat in emulator.sent_log)
@@ -375,12 +481,10 @@ async def test_two_dispatchers_on_postgresql_never_send_a_notice_twice(
 
 
 def test_worker_ids_name_the_process() -> None:
-    tag = _host_tag()
+    tag = host_tag()
     if tag is None:
         pytest.skip("no /proc here")
-    from bot.notice_dispatcher import _worker_alive
-
-    assert _worker_alive(f"{os.getppid()}.1@{tag}:x", tag)  # the parent is alive
-    assert not _worker_alive(f"{2**22 + 1}.1@{tag}:x", tag)  # beyond pid_max: gone
-    assert not _worker_alive(f"{os.getpid()}.999999@{tag}:x", tag)  # this process, not running
-    assert _worker_alive("1.1@otherboot.1:x", tag)  # another host: its lease decides
+    assert worker_alive(f"{os.getppid()}.1@{tag}:x", tag)  # the parent is alive
+    assert not worker_alive(f"{2**22 + 1}.1@{tag}:x", tag)  # beyond pid_max: gone
+    assert not worker_alive(f"{os.getpid()}.999999@{tag}:x", tag)  # this process, not running
+    assert worker_alive("1.1@otherboot.1:x", tag)  # another host: its lease decides

@@ -4,6 +4,8 @@ stale buttons, a clear word on an unknown village link. Each in Chinese and in E
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,7 +17,8 @@ from tests.emulator import BotApiEmulator, BotMessage, UserChat
 
 LANGS = pytest.mark.parametrize("lang", ["zh", "en"])
 
-T = {
+# Values are texts, or lists of button texts.
+T: dict[str, dict[str, Any]] = {
     "zh": {
         "jin": "500斤",
         "jin_shown": "500 斤（250 公斤）",

@@ -259,7 +259,9 @@ async def test_restart_mid_wizard_resumes_at_the_same_step(
     await running_bot.restart()
     await chat.send("3吨")
     summary = await chat.receive()
-    assert "蜜处理" in summary.text and "波旁" in summary.text and "3 吨（3,000 公斤）" in summary.text
+    assert (
+        "蜜处理" in summary.text and "波旁" in summary.text and "3 吨（3,000 公斤）" in summary.text
+    )
     await chat.press("✅ 确认")
     await chat.receive_until(lambda m: "已保存" in m.text)
     assert [r.quantity_g for r in await _reports(session)] == [3_000_000]

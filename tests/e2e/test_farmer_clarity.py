@@ -35,6 +35,9 @@ T: dict[str, dict[str, Any]] = {
         "kg_125": "数量：125 公斤",
         "grouped": "1,200 公斤",
         "grouped_shown": "数量：1,200 公斤",
+        "tiny": "0,1 公斤",
+        "one_kg": "1 公斤",
+        "one_kg_shown": "数量：1 公斤",
         "listing": "您最近的上报",
         "received": "已收到，等待和同村的咖啡一起出售",
         "withdraw1": "撤回 #1",
@@ -75,6 +78,9 @@ T: dict[str, dict[str, Any]] = {
         "kg_125": "Quantity: 125 kg",
         "grouped": "1,200 kg",
         "grouped_shown": "Quantity: 1,200 kg",
+        "tiny": "0,1 kg",
+        "one_kg": "1 kg",
+        "one_kg_shown": "Quantity: 1 kg",
         "listing": "latest harvest reports",
         "received": "Received: waiting to be sold together with your village's coffee",
         "withdraw1": "Withdraw #1",
@@ -199,6 +205,17 @@ async def test_a_decimal_comma_is_asked_about_with_both_readings(
     await chat.send(t["grouped"])
     summary = await chat.receive_until(lambda m: t["check"] in m.text)
     assert t["grouped_shown"] in summary.text
+    # only a reading that is a harvest is offered: 0.1 kg is too little to collect
+    await chat.press(t["change"])
+    await chat.receive()
+    await chat.press(t["quantity"])
+    await chat.receive_until(lambda m: t["how_much"] in m.text)
+    await chat.send(t["tiny"])
+    asked = await chat.receive()
+    assert asked.buttons[:1] == [t["one_kg"]] and t["one_kg"] in asked.text, chat.transcript()
+    await chat.press(t["one_kg"])
+    summary = await chat.receive_until(lambda m: t["check"] in m.text)
+    assert t["one_kg_shown"] in summary.text
 
 
 @LANGS

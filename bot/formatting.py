@@ -3,29 +3,46 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal
 from zoneinfo import ZoneInfo
 
 import segno
 from babel.dates import format_date as _babel_date
 from babel.dates import format_datetime as _babel_datetime
 from babel.numbers import format_decimal
-from babel.units import format_unit
 
-# Chinese readers expect 公斤/吨 spelled out; English readers expect kg/t.
-_UNIT_LENGTH: dict[str, Literal["short", "long", "narrow"]] = {"zh": "long"}
+from bot.i18n import N_
+from bot.quantity import GRAMS_PER_UNIT
+
+Translate = Callable[[str], str]
+
+# The unit words are the translator's (公斤 for Chinese, the word farmers say; CLDR has
+# 千克 and no 斤); the numbers are Babel's.
+UNIT_TEMPLATES = {
+    "kg": N_("{amount} kg"),
+    "jin": N_("{amount} jin"),
+    "t": N_("{amount} t"),
+}
+TYPED_AND_KG = N_("{typed} ({kg})")
 
 
-def format_quantity(grams: int, locale: str) -> str:
-    """1,200 kg below a tonne's worth of kilograms shown as kg, from 10 t on as tonnes."""
-    length = _UNIT_LENGTH.get(locale, "short")
-    if grams >= 10_000_000:
-        value = Decimal(grams) / Decimal(1_000_000)
-        return format_unit(value, "mass-tonne", length=length, locale=locale, format="#,##0.###")
-    value = Decimal(grams) / Decimal(1000)
-    return format_unit(value, "mass-kilogram", length=length, locale=locale, format="#,##0.###")
+def format_amount(amount: Decimal, unit: str, locale: str, translate: Translate) -> str:
+    """An amount in one unit: "1,200 公斤", "500 jin"."""
+    number = format_decimal(amount, format="#,##0.###", locale=locale)
+    return translate(UNIT_TEMPLATES[unit]).format(amount=number)
+
+
+def format_quantity(grams: int, locale: str, translate: Translate, unit: str | None = None) -> str:
+    """Kilograms, after what the farmer typed when it was another unit: "500 斤（250 公斤）".
+
+    `translate` is the gettext of `locale`; `unit` the unit typed (None: not known)."""
+    kg = format_amount(Decimal(grams) / GRAMS_PER_UNIT["kg"], "kg", locale, translate)
+    if unit is None or unit == "kg" or unit not in GRAMS_PER_UNIT:
+        return kg
+    typed = format_amount(Decimal(grams) / GRAMS_PER_UNIT[unit], unit, locale, translate)
+    return translate(TYPED_AND_KG).format(typed=typed, kg=kg)
 
 
 def format_moisture(tenths: int, locale: str) -> str:

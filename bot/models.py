@@ -18,6 +18,7 @@ from sqlalchemy import (
     MetaData,
     String,
     TypeDecorator,
+    UniqueConstraint,
     func,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -153,6 +154,9 @@ class User(Base):
     coordinator_via: Mapped[CoordinatorVia | None] = mapped_column(
         _enum(CoordinatorVia, "coordinator_via")
     )
+    # The bot's last dialogue question with inline buttons in this user's chat: its buttons are
+    # removed when a later question, the end of the dialogue or /cancel supersedes it.
+    question_message_id: Mapped[int | None] = mapped_column(BigInteger)
     next_notice_at: Mapped[datetime | None] = mapped_column()
     registered_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
@@ -169,15 +173,23 @@ class User(Base):
 
 class HarvestReport(Base):
     __tablename__ = "harvest_reports"
-    __table_args__ = (Index("ix_harvest_reports_farmer_created", "farmer_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_harvest_reports_farmer_created", "farmer_id", "created_at"),
+        UniqueConstraint("farmer_id", "farmer_seq", name="uq_harvest_reports_farmer_seq"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     farmer_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    # The farmer's own report number (1, 2, ...): what the farmer sees; `id` is global.
+    farmer_seq: Mapped[int] = mapped_column(Integer)
     village_id: Mapped[int] = mapped_column(ForeignKey("villages.id"))
     product: Mapped[Product] = mapped_column(_enum(Product, "product"))
     process: Mapped[Process | None] = mapped_column(_enum(Process, "process"))
     variety: Mapped[Variety] = mapped_column(_enum(Variety, "variety"))
     quantity_g: Mapped[int] = mapped_column(BigInteger)
+    # The unit the farmer typed ("kg", "jin", "t"; None for reports from before it was kept):
+    # the amount typed is quantity_g divided exactly by the unit's grams.
+    quantity_unit: Mapped[str | None] = mapped_column(String(8))
     moisture_tenths: Mapped[int | None] = mapped_column(Integer)
     grade: Mapped[Grade | None] = mapped_column(_enum(Grade, "grade"))
     photo_file_id: Mapped[str | None] = mapped_column(String(255))

@@ -2,7 +2,8 @@
 
 Never guesses: a number without a unit, a separator that could be a decimal comma, an amount
 that is zero, negative, absurd or finer than a gram is rejected with a reason the dialogue can
-turn into a question.
+turn into a question. A decimal comma ("12,5") carries both readings (12.5 and 125) and the
+unit typed, so the question can offer them.
 """
 
 from __future__ import annotations
@@ -66,10 +67,29 @@ class Problem(enum.StrEnum):
 
 @dataclass(frozen=True)
 class QuantityRejected(Exception):
-    """Why a typed quantity was refused; `amount` is the number read, when one was."""
+    """Why a typed quantity was refused; `amount` is the number read, when one was.
+
+    AMBIGUOUS_SEPARATOR carries `readings` (the comma as a decimal point, then as nothing) and
+    the `unit` typed (None when none was)."""
 
     problem: Problem
     amount: Decimal | None = None
+    readings: tuple[Decimal, ...] = ()
+    unit: str | None = None
+
+
+@dataclass(frozen=True)
+class Typed:
+    """A quantity as the farmer typed it: exact grams and the unit they used."""
+
+    grams: int
+    unit: str
+
+    @property
+    def amount(self) -> Decimal:
+        """The number typed, back from grams (exact: every unit is a whole number of grams)."""
+        amount = Decimal(self.grams) / GRAMS_PER_UNIT[self.unit]
+        return amount.quantize(1) if amount == amount.to_integral_value() else amount.normalize()
 
 
 def normalise(text: str) -> str:
@@ -85,7 +105,9 @@ def _read_number(raw: str) -> Decimal:
         if not _GROUPED.match(raw):
             # "1,5" is 1.5 in much of the world and 15 nowhere: ask rather than guess.
             if re.fullmatch(r"[0-9]+,[0-9]{1,2}", raw):
-                raise QuantityRejected(Problem.AMBIGUOUS_SEPARATOR)
+                whole, fraction = raw.split(",")
+                readings = (Decimal(f"{whole}.{fraction}"), Decimal(whole + fraction))
+                raise QuantityRejected(Problem.AMBIGUOUS_SEPARATOR, readings=readings)
             raise QuantityRejected(Problem.UNREADABLE)
         raw = re.sub(r"[,' ]", "", raw)
     try:
@@ -102,13 +124,22 @@ def parse_amount(text: str) -> tuple[Decimal, str | None]:
     match = _NUMBER_UNIT.match(cleaned)
     if not match:
         raise QuantityRejected(Problem.UNREADABLE)
-    number = _read_number(match["number"])
+    unit_word = match["unit"].strip().lower()
+    unit = UNIT_WORDS.get(unit_word) if unit_word else None
+    try:
+        number = _read_number(match["number"])
+    except QuantityRejected as exc:
+        if exc.problem != Problem.AMBIGUOUS_SEPARATOR:
+            raise
+        if match["sign"] in ("-", "−"):
+            raise QuantityRejected(Problem.NEGATIVE) from None
+        if unit_word and unit is None:
+            raise QuantityRejected(Problem.UNKNOWN_UNIT) from None
+        raise QuantityRejected(exc.problem, readings=exc.readings, unit=unit) from None
     if match["sign"] in ("-", "−") and number != 0:
         raise QuantityRejected(Problem.NEGATIVE, number)
-    unit_word = match["unit"].strip().lower()
     if not unit_word:
         return number, None
-    unit = UNIT_WORDS.get(unit_word)
     if unit is None:
         raise QuantityRejected(Problem.UNKNOWN_UNIT, number)
     return number, unit
@@ -130,11 +161,17 @@ def to_grams(number: Decimal, unit: str) -> int:
     return int(grams)
 
 
-def parse_quantity(text: str) -> int:
-    """Grams for a typed quantity, or QuantityRejected (NO_UNIT carries the number read)."""
+def parse_typed(text: str) -> Typed:
+    """Grams and the unit of a typed quantity, or QuantityRejected (NO_UNIT carries the
+    number read)."""
     number, unit = parse_amount(text)
     if unit is None:
         if number == 0:
             raise QuantityRejected(Problem.ZERO, number)
         raise QuantityRejected(Problem.NO_UNIT, number)
-    return to_grams(number, unit)
+    return Typed(to_grams(number, unit), unit)
+
+
+def parse_quantity(text: str) -> int:
+    """Grams for a typed quantity, or QuantityRejected."""
+    return parse_typed(text).grams

@@ -10,7 +10,7 @@ from aiogram.utils.i18n import gettext as _
 from bot.models import Role
 from bot.outbox import mark_blocked
 from bot.services.users import may_reapply
-from bot.services.villages import village_by_code
+from bot.services.villages import list_villages, village_by_code
 from handlers import keyboards as kb
 from handlers.prompts import ask_current
 from handlers.registration import begin_registration
@@ -57,11 +57,34 @@ async def start(message: Message, command: CommandObject, turn: Turn) -> None:
     village_id = None
     if command.args and command.args.startswith("v_"):
         village = await village_by_code(turn.session, command.args[2:])
-        village_id = village.id if village else None
+        if village is None:
+            await unknown_village_link(turn)
+        else:
+            village_id = village.id
     if turn.user.registered and turn.user.language is not None and not may_reapply(turn.user):
         await show_menu(turn, _("Welcome back!"))
         return
     await begin_registration(turn, village_id)
+
+
+async def unknown_village_link(turn: Turn) -> None:
+    """A village deep link that names no village (mistyped, or the village is gone): say so
+    and name the villages there are; registration asks for the village with their buttons."""
+    rows = await list_villages(turn.session)
+    if not rows:
+        await turn.say(_("That village link is not known, and no village has been set up yet."))
+        return
+    await turn.say(
+        _("That village link is not known. The villages of the programme are: {names}.").format(
+            names=_(", ").join(v.name for v in rows)
+        )
+        + "\n"
+        + (
+            _("Choose yours from the list when registration asks for your village.")
+            if not turn.user.registered
+            else _("To change your village, open 👤 Profile.")
+        )
+    )
 
 
 @router.message(Command("help"))

@@ -14,13 +14,12 @@ from aiogram.types import CallbackQuery, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import gettext as _
 
-from bot.formatting import format_quantity
 from bot.models import Grade, Process, Product, Role, Variety
 from bot.moisture import parse_moisture
-from bot.quantity import Problem, QuantityRejected, parse_quantity, to_grams
+from bot.quantity import Problem, QuantityRejected, parse_typed, to_grams
 from bot.services import harvests
 from bot.services.errors import DomainError
-from bot.services.harvests import HarvestDraft, needs_process
+from bot.services.harvests import HarvestDraft, check_bean_fact, has_bean_facts, needs_process
 from handlers import keyboards as kb
 from handlers.callbacks import ChoiceCb, SummaryCb
 from handlers.common import show_menu
@@ -29,13 +28,14 @@ from handlers.routing import RouterRecipe
 from handlers.states import Harvest
 from handlers.texts import (
     MENU_REPORT,
+    amount_text,
     draft_summary,
     is_answer,
     is_menu,
-    locale,
     process_label,
     product_label,
     quantity_problem,
+    quantity_text,
     variety_label,
 )
 from handlers.turn import Turn
@@ -109,7 +109,9 @@ async def ask_quantity(turn: Turn) -> None:
 
 @prompt(Harvest.summary)
 async def ask_summary(turn: Turn) -> None:
-    await turn.say(draft_summary(await load(turn)), kb.summary())
+    draft = await load(turn)
+    bean_facts = draft.product is None or has_bean_facts(Product(draft.product))
+    await turn.say(draft_summary(draft), kb.summary(bean_facts))
 
 
 @prompt(Harvest.moisture)
@@ -155,6 +157,8 @@ async def product_chosen(callback: CallbackQuery, callback_data: ChoiceCb, turn:
     draft.product = callback_data.value
     if not needs_process(Product(draft.product)):
         draft.process = None
+    if not has_bean_facts(Product(draft.product)):
+        draft.grade = draft.moisture_tenths = None
     await turn.mark_answered(
         callback, _("Product: {value}").format(value=product_label(draft.product))
     )
@@ -184,22 +188,86 @@ async def variety_chosen(callback: CallbackQuery, callback_data: ChoiceCb, turn:
 @router.message(Harvest.quantity, is_answer)
 async def quantity_typed(message: Message, turn: Turn) -> None:
     try:
-        grams = parse_quantity(message.text or "")
+        typed = parse_typed(message.text or "")
     except QuantityRejected as exc:
         if exc.problem == Problem.NO_UNIT and exc.amount is not None:
-            amount = format(exc.amount, "f")
-            await turn.state.update_data(amount=amount)
-            await turn.say(
-                _(
-                    "{amount} of what? Please choose the unit, or type the amount with its unit."
-                ).format(amount=amount),
-                kb.quantity_units(amount),
-            )
+            await ask_unit(turn, exc.amount)
+            return
+        if exc.problem == Problem.AMBIGUOUS_SEPARATOR and exc.readings:
+            await ask_reading(turn, exc.readings, exc.unit)
             return
         await turn.say(quantity_problem(exc))
         await ask_quantity(turn)
         return
-    await quantity_known(turn, grams)
+    await quantity_known(turn, typed.grams, typed.unit)
+
+
+async def ask_unit(turn: Turn, number: Decimal) -> None:
+    """A number without a unit: ask for the unit, never guess it."""
+    amount = format(number, "f")
+    await turn.state.update_data(amount=amount)
+    await turn.ask(
+        _("{amount} of what? Please choose the unit, or type the amount with its unit.").format(
+            amount=amount
+        ),
+        kb.quantity_units(amount),
+    )
+
+
+async def ask_reading(turn: Turn, readings: tuple[Decimal, ...], unit: str | None) -> None:
+    """A decimal comma ("12,5"): ask whether it is 12.5 or 125, keeping the unit typed. With a
+    unit, only readings that are a plausible harvest are offered."""
+    offered = list(readings)
+    if unit is not None:
+        problems = []
+        for reading in readings:
+            try:
+                to_grams(reading, unit)
+            except QuantityRejected as exc:
+                problems.append(exc)
+                offered.remove(reading)
+        if not offered:
+            await turn.say(quantity_problem(problems[0]))
+            await ask_quantity(turn)
+            return
+    values = [format(r, "f") for r in offered]
+    await turn.state.update_data(readings=values, reading_unit=unit)
+    shown = [amount_text(r, unit) for r in offered]
+    if len(shown) == 1:
+        text = _("Did you mean {amount}? Tap it, or type the amount again.").format(amount=shown[0])
+    else:
+        text = _("Did you mean {first} or {second}? Tap the one you meant.").format(
+            first=shown[0], second=shown[1]
+        )
+    await turn.ask(text, kb.readings(shown))
+
+
+@router.callback_query(
+    Harvest.quantity, ChoiceCb.filter((F.field == "reading") & F.value.in_({"0", "1"}))
+)
+async def reading_chosen(
+    callback: CallbackQuery, callback_data: ChoiceCb, turn: Turn, callback_answer: CallbackAnswer
+) -> None:
+    data = await turn.state.get_data()
+    readings, unit = data.get("readings") or [], data.get("reading_unit")
+    index = int(callback_data.value)
+    if index >= len(readings):
+        callback_answer.text = _("This menu has expired.")
+        await ask_quantity(turn)
+        return
+    number = Decimal(readings[index])
+    await turn.state.update_data(readings=None, reading_unit=None)
+    await turn.mark_answered(callback, amount_text(number, unit))
+    if unit is None:
+        await ask_unit(turn, number)
+        return
+    try:
+        grams = to_grams(number, unit)
+    except QuantityRejected as exc:
+        await turn.say(quantity_problem(exc))
+        await ask_quantity(turn)
+        return
+    await quantity_known(turn, grams, unit)
 
 
 @router.callback_query(
@@ -220,15 +288,16 @@ async def quantity_unit_chosen(
         await ask_quantity(turn)
         return
     await turn.mark_answered(
-        callback, _("Quantity: {value}").format(value=format_quantity(grams, locale()))
+        callback,
+        _("Quantity: {value}").format(value=quantity_text(grams, callback_data.value)),
     )
-    await quantity_known(turn, grams)
+    await quantity_known(turn, grams, callback_data.value)
 
 
-async def quantity_known(turn: Turn, grams: int) -> None:
+async def quantity_known(turn: Turn, grams: int, unit: str) -> None:
     draft = await load(turn)
-    draft.quantity_g = grams
-    await turn.state.update_data(amount=None)
+    draft.quantity_g, draft.quantity_unit = grams, unit
+    await turn.state.update_data(amount=None, readings=None, reading_unit=None)
     await advance(turn, draft)
 
 
@@ -251,8 +320,8 @@ async def confirm(callback: CallbackQuery, turn: Turn) -> None:
             "We will pool it with your neighbours' coffee and tell you when "
             "it is sold."
         ).format(
-            id=report.id,
-            quantity=format_quantity(report.quantity_g, locale()),
+            id=report.farmer_seq,
+            quantity=quantity_text(report.quantity_g, report.quantity_unit),
             village=report.village.name,
         ),
     )
@@ -262,6 +331,8 @@ async def confirm(callback: CallbackQuery, turn: Turn) -> None:
     Harvest.summary, SummaryCb.filter(F.action.in_({"moisture", "grade", "photo", "change"}))
 )
 async def summary_action(callback: CallbackQuery, callback_data: SummaryCb, turn: Turn) -> None:
+    if callback_data.action in ("moisture", "grade"):
+        check_bean_fact((await load(turn)).product, callback_data.action)
     step = {
         "moisture": Harvest.moisture,
         "grade": Harvest.grade,
@@ -270,6 +341,15 @@ async def summary_action(callback: CallbackQuery, callback_data: SummaryCb, turn
     }[callback_data.action]
     await turn.state.set_state(step)
     await ASK_OPTIONAL[callback_data.action](turn)
+
+
+async def bean_fact_allowed(turn: Turn, draft: HarvestDraft, field: str) -> None:
+    """A grade or moisture for fresh cherry is refused, and the summary shown again."""
+    try:
+        check_bean_fact(draft.product, field)
+    except DomainError:
+        await turn.state.set_state(Harvest.summary)
+        raise
 
 
 ASK_OPTIONAL = {
@@ -293,6 +373,7 @@ async def optional_skipped(callback: CallbackQuery, callback_data: ChoiceCb, tur
 async def moisture_typed(message: Message, turn: Turn) -> None:
     tenths = parse_moisture(message.text or "")
     draft = await load(turn)
+    await bean_fact_allowed(turn, draft, "moisture")
     draft.moisture_tenths = tenths
     await advance(turn, draft)
 
@@ -300,6 +381,7 @@ async def moisture_typed(message: Message, turn: Turn) -> None:
 @router.callback_query(Harvest.grade, _choice("grade"))
 async def grade_chosen(callback: CallbackQuery, callback_data: ChoiceCb, turn: Turn) -> None:
     draft = await load(turn)
+    await bean_fact_allowed(turn, draft, "grade")
     draft.grade = None if callback_data.value == "-" else callback_data.value
     await turn.mark_answered(
         callback, _("Grade: {value}").format(value=draft.grade or _("not given"))

@@ -133,6 +133,11 @@ def quantity_units(amount: str) -> InlineKeyboardMarkup:
     )
 
 
+def readings(shown: list[str]) -> InlineKeyboardMarkup:
+    """The readings of a decimal comma ("12.5 kg", "125 kg"); the value is the index."""
+    return _choices("reading", [(str(i), text) for i, text in enumerate(shown)], 2)
+
+
 def only_cancel() -> InlineKeyboardMarkup:
     builder = InlineKeyboardBuilder()
     builder.button(text=_("✖ Cancel"), callback_data=SummaryCb(action="cancel"))
@@ -145,15 +150,20 @@ def skip_back(field: str) -> InlineKeyboardMarkup:
     return builder.as_markup()
 
 
-def summary() -> InlineKeyboardMarkup:
+def summary(bean_facts: bool = True) -> InlineKeyboardMarkup:
+    """Moisture and grade only where they mean something (not for fresh cherry)."""
     builder = InlineKeyboardBuilder()
     builder.button(text=_("✅ Confirm"), callback_data=SummaryCb(action="confirm"))
-    builder.button(text=_("💧 Moisture"), callback_data=SummaryCb(action="moisture"))
-    builder.button(text=_("🏷 Grade"), callback_data=SummaryCb(action="grade"))
+    if bean_facts:
+        builder.button(text=_("💧 Moisture"), callback_data=SummaryCb(action="moisture"))
+        builder.button(text=_("🏷 Grade"), callback_data=SummaryCb(action="grade"))
     builder.button(text=_("📷 Photo"), callback_data=SummaryCb(action="photo"))
     builder.button(text=_("✏️ Change"), callback_data=SummaryCb(action="change"))
     builder.button(text=_("✖ Cancel"), callback_data=SummaryCb(action="cancel"))
-    builder.adjust(1, 3, 2)
+    if bean_facts:
+        builder.adjust(1, 3, 2)
+    else:
+        builder.adjust(1, 2, 1)
     return builder.as_markup()
 
 
@@ -170,13 +180,14 @@ def change_fields(with_process: bool) -> InlineKeyboardMarkup:
     return builder.as_markup()
 
 
-def withdraw_buttons(report_ids: list[int]) -> InlineKeyboardMarkup | None:
-    if not report_ids:
+def withdraw_buttons(reports: list[tuple[int, int]]) -> InlineKeyboardMarkup | None:
+    """One button per (report id, the farmer's number for it)."""
+    if not reports:
         return None
     builder = InlineKeyboardBuilder()
-    for report_id in report_ids:
+    for report_id, number in reports:
         builder.button(
-            text=_("Withdraw #{id}").format(id=report_id),
+            text=_("Withdraw #{id}").format(id=number),
             callback_data=ReportCb(action="withdraw", report_id=report_id),
         )
     builder.adjust(2)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
 
 from aiogram.fsm.state import State
@@ -13,13 +14,20 @@ PROMPTS: dict[str, AskFn] = {}
 
 
 def prompt(*states: State) -> Callable[[AskFn], AskFn]:
-    """Register the function that asks the question of these states."""
+    """Register the function that asks the question of these states. Its inline buttons make
+    the chat's open question (`Turn.ask`): asking another question, or ending the dialogue,
+    removes them."""
 
     def register(fn: AskFn) -> AskFn:
+        @functools.wraps(fn)
+        async def asking(turn: Turn) -> None:
+            with turn.asking():
+                await fn(turn)
+
         for state in states:
             assert state.state is not None
-            PROMPTS[state.state] = fn
-        return fn
+            PROMPTS[state.state] = asking
+        return asking
 
     return register
 

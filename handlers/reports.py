@@ -32,7 +32,7 @@ async def my_reports(message: Message, turn: Turn, settings: Settings) -> None:
         return
     lines = [_("Your latest harvest reports:")]
     lines += [report_line(report, settings) for report in reports]
-    withdrawable = [r.id for r in reports if r.status in harvests.WITHDRAWABLE]
+    withdrawable = [(r.id, r.farmer_seq) for r in reports if r.status in harvests.WITHDRAWABLE]
     await turn.say("\n\n".join(lines), kb.withdraw_buttons(withdrawable))
 
 
@@ -58,11 +58,10 @@ async def withdraw(callback: CallbackQuery, callback_data: ReportCb, turn: Turn)
     except DomainError as exc:
         await turn.mark_answered(callback, domain_problem(exc))
         return
-    await turn.mark_answered(callback, _("Report #{id} is withdrawn.").format(id=report.id))
+    await turn.mark_answered(callback, _("Report #{id} is withdrawn.").format(id=report.farmer_seq))
 
 
 @router.callback_query(ReportCb.filter(F.action == "no"))
 async def keep(callback: CallbackQuery, callback_data: ReportCb, turn: Turn) -> None:
-    await turn.mark_answered(
-        callback, _("Report #{id} is kept.").format(id=callback_data.report_id)
-    )
+    report = await harvests.get_own_report(turn.session, turn.user, callback_data.report_id)
+    await turn.mark_answered(callback, _("Report #{id} is kept.").format(id=report.farmer_seq))

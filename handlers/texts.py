@@ -5,25 +5,35 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import datetime
+from decimal import Decimal
 
 from aiogram.types import Message
 from aiogram.utils.i18n import get_i18n
 from aiogram.utils.i18n import gettext as _
+from babel.numbers import format_decimal
 
 from bot.config import Settings
-from bot.formatting import format_date, format_datetime, format_moisture, format_quantity
+from bot.formatting import (
+    format_amount,
+    format_date,
+    format_datetime,
+    format_moisture,
+    format_quantity,
+)
 from bot.i18n import N_
 from bot.models import (
     AuditAction,
     AuditEntry,
     AuditVia,
     HarvestReport,
+    Product,
     ReportStatus,
     Role,
     User,
     Village,
 )
 from bot.quantity import Problem, QuantityRejected
+from bot.services import harvests
 from bot.services.errors import DomainError
 from bot.services.harvests import HarvestDraft
 from bot.services.users import may_reapply
@@ -96,18 +106,35 @@ def grade_label(value: str | None) -> str:
 
 
 def status_label(status: ReportStatus) -> str:
+    """In plain words: where the report is and what happens next."""
     return {
-        ReportStatus.SUBMITTED: _("Submitted, waiting to be pooled"),
-        ReportStatus.POOLED: _("Pooled into a lot"),
-        ReportStatus.SOLD: _("Sold"),
-        ReportStatus.COLLECTED: _("Collected"),
-        ReportStatus.PAID: _("Paid"),
-        ReportStatus.WITHDRAWN: _("Withdrawn"),
+        ReportStatus.SUBMITTED: _(
+            "Received: waiting to be sold together with your village's coffee"
+        ),
+        ReportStatus.POOLED: _("Put together with your village's coffee: waiting for a buyer"),
+        ReportStatus.SOLD: _("Sold: we will tell you when and where to bring it"),
+        ReportStatus.COLLECTED: _("Handed over to the buyer: waiting for your payment"),
+        ReportStatus.PAID: _("Paid: this report is finished"),
+        ReportStatus.WITHDRAWN: _("Withdrawn by you: it will not be sold"),
     }[status]
 
 
+def quantity_text(grams: int, unit: str | None) -> str:
+    """What the farmer typed beside kilograms: "500 斤（250 公斤）"."""
+    return format_quantity(grams, locale(), _, unit)
+
+
+def amount_text(amount: Decimal, unit: str | None) -> str:
+    """A number in the unit typed ("12.5 公斤"), or alone when no unit was typed."""
+    if unit is None:
+        return format_decimal(amount, format="#,##0.###", locale=locale())
+    return format_amount(amount, unit, locale(), _)
+
+
 def draft_summary(draft: HarvestDraft) -> str:
+    """Fresh cherry has no process, grade or moisture lines."""
     loc = locale()
+    bean_facts = draft.product is None or harvests.has_bean_facts(Product(draft.product))
     lines = [
         _("Please check your harvest report:"),
         "",
@@ -117,13 +144,20 @@ def draft_summary(draft: HarvestDraft) -> str:
         lines.append(_("Process: {value}").format(value=process_label(draft.process)))
     lines += [
         _("Variety: {value}").format(value=variety_label(draft.variety or "")),
-        _("Quantity: {value}").format(value=format_quantity(draft.quantity_g or 0, loc)),
-        _("Moisture: {value}").format(
-            value=format_moisture(draft.moisture_tenths, loc)
-            if draft.moisture_tenths is not None
-            else _("not given")
+        _("Quantity: {value}").format(
+            value=quantity_text(draft.quantity_g or 0, draft.quantity_unit)
         ),
-        _("Grade: {value}").format(value=grade_label(draft.grade)),
+    ]
+    if bean_facts:
+        lines += [
+            _("Moisture: {value}").format(
+                value=format_moisture(draft.moisture_tenths, loc)
+                if draft.moisture_tenths is not None
+                else _("not given")
+            ),
+            _("Grade: {value}").format(value=grade_label(draft.grade)),
+        ]
+    lines += [
         _("Photo: {value}").format(value=_("attached") if draft.photo_file_id else _("none")),
         "",
         _("Tap Confirm to send it, or add or change details first."),
@@ -137,10 +171,10 @@ def report_line(report: HarvestReport, settings: Settings) -> str:
     if report.process is not None:
         kind += " · " + process_label(report.process.value)
     return _("#{id} {kind}, {variety}, {quantity}\n{status} · {date}").format(
-        id=report.id,
+        id=report.farmer_seq,
         kind=kind,
         variety=variety_label(report.variety.value),
-        quantity=format_quantity(report.quantity_g, loc),
+        quantity=quantity_text(report.quantity_g, report.quantity_unit),
         status=status_label(report.status),
         date=format_date(report.created_at, loc, settings.tz),
     )
@@ -165,10 +199,7 @@ def quantity_problem(exc: QuantityRejected) -> str:
         Problem.UNREADABLE: _("I could not read a number there."),
         Problem.UNKNOWN_UNIT: _("I do not know that unit. Please use kg, 公斤, 斤 or t."),
         Problem.NO_UNIT: _("Please add a unit."),
-        Problem.AMBIGUOUS_SEPARATOR: _(
-            "Is the comma a decimal point? Please write decimals with a dot, like 1.5, "
-            "and thousands without a comma, like 1200."
-        ),
+        Problem.AMBIGUOUS_SEPARATOR: _("Please write decimals with a dot, like 12.5."),
         Problem.ZERO: _("The quantity cannot be zero."),
         Problem.NEGATIVE: _("The quantity cannot be negative."),
         Problem.TOO_SMALL: _("That is less than half a kilogram: too little to collect."),
@@ -182,7 +213,7 @@ def domain_problem(exc: DomainError) -> str:
     """A rule's refusal, in the user's words; only the matching text is rendered."""
     d = exc.details
     if exc.reason == "report_not_withdrawable":
-        return _("This report can no longer be withdrawn: it is {status}.").format(
+        return _("This report can no longer be withdrawn. Its status: {status}.").format(
             status=status_label(ReportStatus(str(d.get("status", "sold"))))
         )
     if exc.reason == "already_coordinator":
@@ -209,6 +240,9 @@ def domain_problem(exc: DomainError) -> str:
         "out_of_range": _("Moisture must be between {low}% and {high}%."),
         "too_precise": _("Please use at most one decimal, like 12.5."),
         "report_not_found": _("That report was not found."),
+        "cherry_no_bean_facts": _(
+            "Grade and moisture are for parchment and green beans, not for fresh cherry."
+        ),
         "not_farmer": _("Only registered farmers can do that. Send /start to register."),
         "not_allowed": _("Sorry, only coordinators can do that."),
         "broadcast_empty": _("An announcement needs some text, or a photo."),

@@ -4,18 +4,31 @@ Replies are queued, not sent: DbSessionMiddleware sends them in order after the 
 transaction commits (bot/replies.py), so a reply Telegram refuses never undoes what the user
 did. A callback query is answered there too; a handler that wants a text or an alert on it
 sets them on its `callback_answer: CallbackAnswer` argument.
+
+A dialogue question with inline buttons (`ask`, or any inline keyboard a prompt says) is the
+chat's open question: its message id is kept on the user (`question_message_id`, recorded once
+sent). The next question, or the end of the dialogue (/cancel, a finished or abandoned one),
+removes the old question's buttons, so a stale button cannot be pressed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiogram import BaseMiddleware, Bot
 from aiogram.fsm.context import FSMContext
-from aiogram.methods import EditMessageText, SendMessage, SendPhoto, TelegramMethod
-from aiogram.types import CallbackQuery, InputFile, Message, TelegramObject
+from aiogram.methods import (
+    EditMessageReplyMarkup,
+    EditMessageText,
+    SendMessage,
+    SendPhoto,
+    TelegramMethod,
+)
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, InputFile, Message, TelegramObject
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.models import User
@@ -34,11 +47,57 @@ class Turn:
     user: User
     session: AsyncSession
     replies: Replies
+    _asking: bool = False
+    _edited: set[int] = field(default_factory=set)
 
     async def say(self, text: str, markup: Markup = None, *, on_sent: OnSent | None = None) -> None:
         """Queue a message to this chat. `on_sent(session, message)` runs after it is sent,
-        in a short transaction of its own (to record the message id, say)."""
+        in a short transaction of its own (to record the message id, say). Inside a prompt
+        (`asking`) inline buttons make it the open question, as `ask` does."""
+        if self._asking and isinstance(markup, InlineKeyboardMarkup) and on_sent is None:
+            await self.ask(text, markup)
+            return
         self.send(SendMessage(chat_id=self.chat_id, text=text, reply_markup=markup), on_sent)
+
+    async def ask(self, text: str, markup: InlineKeyboardMarkup) -> None:
+        """Ask a question with inline buttons: the open question's buttons go, this one is
+        recorded as the open question once it is sent."""
+        self.supersede()
+        user_id = self.user.id
+
+        async def record(session: AsyncSession, message: Any) -> None:
+            if isinstance(message, Message):
+                await session.execute(
+                    update(User)
+                    .where(User.id == user_id)
+                    .values(question_message_id=message.message_id)
+                )
+
+        self.send(SendMessage(chat_id=self.chat_id, text=text, reply_markup=markup), record)
+
+    def supersede(self) -> None:
+        """Remove the open question's buttons (unless this update edited it already)."""
+        old = self.user.question_message_id
+        if old is None:
+            return
+        self.user.question_message_id = None
+        if old not in self._edited:
+            self._edited.add(old)
+            self.send(EditMessageReplyMarkup(chat_id=self.chat_id, message_id=old))
+
+    @contextmanager
+    def asking(self) -> Iterator[None]:
+        """While a prompt asks its question: its inline buttons make the open question."""
+        before, self._asking = self._asking, True
+        try:
+            yield
+        finally:
+            self._asking = before
+
+    async def finish(self) -> None:
+        """At the end of an update: no dialogue running any more means no open question."""
+        if self.user.question_message_id is not None and await self.state.get_state() is None:
+            self.supersede()
 
     async def photo(self, photo: str | InputFile, caption: str | None = None) -> None:
         self.send(SendPhoto(chat_id=self.chat_id, photo=photo, caption=caption))
@@ -46,6 +105,9 @@ class Turn:
     async def edit(self, message_id: int, text: str, markup: Markup = None) -> None:
         """Queue an edit of one of the bot's messages in this chat (its buttons go unless
         `markup` is given); an edit Telegram refuses is logged and skipped."""
+        self._edited.add(message_id)
+        if message_id == self.user.question_message_id:
+            self.user.question_message_id = None  # answered: no buttons left to remove
         self.send(
             EditMessageText(
                 chat_id=self.chat_id, message_id=message_id, text=text, reply_markup=markup
@@ -82,6 +144,10 @@ class TurnMiddleware(BaseMiddleware):
         user = data.get("user")
         state = data.get("state")
         chat_id = chat.id if chat else from_user.id if from_user else None
-        if user is not None and state is not None and chat_id is not None:
-            data["turn"] = Turn(data["bot"], chat_id, state, user, data["session"], data["replies"])
-        return await handler(event, data)
+        if user is None or state is None or chat_id is None:
+            return await handler(event, data)
+        turn = Turn(data["bot"], chat_id, state, user, data["session"], data["replies"])
+        data["turn"] = turn
+        result = await handler(event, data)
+        await turn.finish()
+        return result

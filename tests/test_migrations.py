@@ -7,13 +7,14 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
 from bot import migrate
@@ -112,3 +113,43 @@ def test_postgres_upgrades_started_together_all_succeed(tmp_path: Path) -> None:
 
 def test_sqlite_upgrades_started_together_all_succeed(tmp_path: Path) -> None:
     _upgrade_together(f"sqlite+aiosqlite:///{tmp_path / 'race.db'}", tmp_path / "barrier")
+
+
+def _existing_reports(conn: Connection) -> None:
+    """Reports of two farmers, made before 0004: farmer 1 has three (two at the same moment)."""
+    conn.execute(text("INSERT INTO villages (id, name, code) VALUES (1, 'Conggang', 'conggang')"))
+    conn.execute(text("INSERT INTO users (id, telegram_id) VALUES (1, 11), (2, 22)"))
+    rows = [(1, 1, 1), (2, 2, 2), (3, 1, 3), (4, 1, 3)]
+    for report_id, farmer_id, day in rows:
+        conn.execute(
+            text(
+                "INSERT INTO harvest_reports (id, farmer_id, village_id, product, variety, "
+                "quantity_g, status, created_at, updated_at) VALUES (:id, :farmer, 1, "
+                "'green', 'catimor', 1000, 'submitted', :day, :day)"
+            ),
+            {"id": report_id, "farmer": farmer_id, "day": datetime(2026, 11, day, 8, tzinfo=UTC)},
+        )
+    conn.commit()
+
+
+def _numbers(conn: Connection) -> list[tuple[int, int, str | None]]:
+    rows = conn.execute(
+        text("SELECT id, farmer_seq, quantity_unit FROM harvest_reports ORDER BY id")
+    )
+    return [tuple(row) for row in rows]  # type: ignore[misc]
+
+
+def _numbering(url: str) -> None:
+    migrate.upgrade(url, "0003")
+    _inspect(url, _existing_reports)
+    migrate.upgrade(url)
+    assert _inspect(url, _numbers) == [(1, 1, None), (2, 1, None), (3, 2, None), (4, 3, None)]
+
+
+def test_sqlite_existing_reports_are_numbered_per_farmer(tmp_path: Path) -> None:
+    _numbering(f"sqlite+aiosqlite:///{tmp_path / 'numbers.db'}")
+
+
+def test_postgres_existing_reports_are_numbered_per_farmer() -> None:
+    with pg_scratch_database("farmgate_numbers") as url:
+        _numbering(url)

@@ -120,6 +120,38 @@ async def test_incomplete_draft_is_refused(session: AsyncSession, villages: list
         await harvests.submit_report(session, merchant, _draft())
 
 
+async def test_reports_are_numbered_per_farmer_and_keep_the_unit(
+    session: AsyncSession, villages: list[Village]
+) -> None:
+    first = await _farmer(session, villages[0], 1)
+    second = await _farmer(session, villages[0], 2)
+    a1 = await harvests.submit_report(session, first, _draft(quantity_unit="jin"))
+    b1 = await harvests.submit_report(session, second, _draft())
+    a2 = await harvests.submit_report(session, first, _draft(quantity_unit="t"))
+    assert [(r.farmer_seq, r.quantity_unit) for r in (a1, b1, a2)] == [
+        (1, "jin"),
+        (1, None),
+        (2, "t"),
+    ]
+    with pytest.raises(DomainError):
+        await harvests.submit_report(session, first, _draft(quantity_unit="lb"))
+
+
+@pytest.mark.parametrize("detail", [{"grade": "AA"}, {"moisture_tenths": 120}])
+async def test_fresh_cherry_carries_no_grade_or_moisture(
+    session: AsyncSession, villages: list[Village], detail: dict[str, object]
+) -> None:
+    farmer = await _farmer(session, villages[0])
+    with pytest.raises(DomainError) as caught:
+        await harvests.submit_report(session, farmer, _draft(product="cherry", **detail))
+    assert caught.value.reason == "cherry_no_bean_facts"
+    with pytest.raises(DomainError):
+        harvests.check_bean_fact("cherry", "grade")
+    harvests.check_bean_fact("green", "grade")
+    report = await harvests.submit_report(session, farmer, _draft(product="cherry"))
+    assert (report.grade, report.moisture_tenths, report.process) == (None, None, None)
+
+
 async def test_simultaneous_decisions_on_a_merchant_make_one(database_url: str) -> None:
     """Two coordinators pressing Approve and Reject at the same moment: one decision, one
     notice; the others are told the merchant was decided."""

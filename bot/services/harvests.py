@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.models import (
@@ -18,7 +18,7 @@ from bot.models import (
     User,
     Variety,
 )
-from bot.quantity import MAX_GRAMS, MIN_GRAMS
+from bot.quantity import GRAMS_PER_UNIT, MAX_GRAMS, MIN_GRAMS
 from bot.services.errors import DomainError
 
 WITHDRAWABLE = frozenset({ReportStatus.SUBMITTED, ReportStatus.POOLED})
@@ -29,6 +29,17 @@ def needs_process(product: Product) -> bool:
     return product != Product.CHERRY
 
 
+def has_bean_facts(product: Product) -> bool:
+    """Grade and moisture describe parchment and green beans; fresh cherry has neither."""
+    return product != Product.CHERRY
+
+
+def check_bean_fact(product: str | None, field: str) -> None:
+    """Refuse a grade or moisture for fresh cherry (a stale button, a changed product)."""
+    if product is not None and not has_bean_facts(Product(product)):
+        raise DomainError("cherry_no_bean_facts", field=field)
+
+
 @dataclass
 class HarvestDraft:
     """What the wizard has gathered so far; kept in dialogue state as plain values."""
@@ -37,6 +48,7 @@ class HarvestDraft:
     process: str | None = None
     variety: str | None = None
     quantity_g: int | None = None
+    quantity_unit: str | None = None  # the unit typed: "kg", "jin" or "t"
     moisture_tenths: int | None = None
     grade: str | None = None
     photo_file_id: str | None = None
@@ -84,13 +96,21 @@ async def submit_report(session: AsyncSession, user: User, draft: HarvestDraft) 
         raise DomainError("draft_invalid") from None
     if not MIN_GRAMS <= draft.quantity_g <= MAX_GRAMS:
         raise DomainError("draft_invalid")
+    if draft.quantity_unit is not None and draft.quantity_unit not in GRAMS_PER_UNIT:
+        raise DomainError("draft_invalid")
+    if not has_bean_facts(product) and (grade is not None or draft.moisture_tenths is not None):
+        raise DomainError(
+            "cherry_no_bean_facts", field="grade" if grade is not None else "moisture"
+        )
     report = HarvestReport(
         farmer_id=farmer.id,
+        farmer_seq=await _next_seq(session, farmer),
         village_id=farmer.village_id,
         product=product,
         process=process,
         variety=variety,
         quantity_g=draft.quantity_g,
+        quantity_unit=draft.quantity_unit,
         moisture_tenths=draft.moisture_tenths,
         grade=grade,
         photo_file_id=draft.photo_file_id,
@@ -100,6 +120,17 @@ async def submit_report(session: AsyncSession, user: User, draft: HarvestDraft) 
     await session.flush()
     await session.refresh(report, ["village"])
     return report
+
+
+async def _next_seq(session: AsyncSession, farmer: User) -> int:
+    """The farmer's next report number. The farmer's row is locked first (PostgreSQL), so two
+    reports of one farmer at once are numbered one after the other; (farmer, number) is
+    unique in the table besides."""
+    await session.execute(select(User.id).where(User.id == farmer.id).with_for_update())
+    last = await session.scalar(
+        select(func.max(HarvestReport.farmer_seq)).where(HarvestReport.farmer_id == farmer.id)
+    )
+    return (last or 0) + 1
 
 
 async def list_reports(session: AsyncSession, user: User, limit: int = 10) -> list[HarvestReport]:

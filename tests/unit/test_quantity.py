@@ -14,7 +14,9 @@ from bot.quantity import (
     MIN_GRAMS,
     Problem,
     QuantityRejected,
+    Typed,
     parse_quantity,
+    parse_typed,
 )
 
 FULL_WIDTH = str.maketrans("0123456789.,", "０１２３４５６７８９．，")
@@ -121,3 +123,74 @@ def test_units_convert_exactly(whole: int, fraction: int, unit: str, data: st.Da
             assert expected != expected.to_integral_value()
     else:
         assert grams == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "readings", "unit"),
+    [
+        ("１２,５", (Decimal("12.5"), Decimal(125)), None),
+        ("12,5 公斤", (Decimal("12.5"), Decimal(125)), "kg"),
+        ("1,5斤", (Decimal("1.5"), Decimal(15)), "jin"),
+        ("12，00kg", (Decimal("12.00"), Decimal(1200)), "kg"),
+    ],
+)
+def test_a_decimal_comma_carries_both_readings_and_the_unit(
+    text: str, readings: tuple[Decimal, ...], unit: str | None
+) -> None:
+    with pytest.raises(QuantityRejected) as caught:
+        parse_quantity(text)
+    assert caught.value.problem == Problem.AMBIGUOUS_SEPARATOR
+    assert (caught.value.readings, caught.value.unit) == (readings, unit)
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"), [("1,5 lb", Problem.UNKNOWN_UNIT), ("-1,5 kg", Problem.NEGATIVE)]
+)
+def test_a_decimal_comma_with_another_problem_gets_that_problem(
+    text: str, problem: Problem
+) -> None:
+    with pytest.raises(QuantityRejected) as caught:
+        parse_quantity(text)
+    assert caught.value.problem == problem
+
+
+@given(
+    whole=st.integers(min_value=0, max_value=99_999),
+    fraction=st.text(alphabet="0123456789", min_size=1, max_size=2),
+    unit=st.sampled_from([None, *sorted(UNIT_SPELLINGS)]),
+    data=st.data(),
+)
+def test_a_decimal_comma_is_asked_never_contradicted(
+    whole: int, fraction: str, unit: str | None, data: st.DataObject
+) -> None:
+    """ "12,5" offers 12.5 and 125 in the unit typed, and each reading, typed plainly in that
+    unit, is accepted or refused only for its size: the question never offers what the
+    parser would then call unreadable or ambiguous."""
+    number = f"{whole},{fraction}"
+    if data.draw(st.booleans()):
+        number = number.translate(FULL_WIDTH)
+    spelled = data.draw(st.sampled_from(UNIT_SPELLINGS[unit])) if unit else ""
+    with pytest.raises(QuantityRejected) as caught:
+        parse_quantity(number + data.draw(st.sampled_from(["", " "])) + spelled)
+    rejected = caught.value
+    assert rejected.problem == Problem.AMBIGUOUS_SEPARATOR
+    assert rejected.unit == unit
+    assert rejected.readings == (Decimal(f"{whole}.{fraction}"), Decimal(f"{whole}{fraction}"))
+    for reading in rejected.readings:
+        try:
+            typed = parse_typed(f"{reading} {unit or 'kg'}")
+        except QuantityRejected as exc:
+            assert exc.problem in {Problem.ZERO, Problem.TOO_SMALL, Problem.TOO_LARGE}
+        else:
+            assert typed.grams == reading * GRAMS_PER_UNIT[unit or "kg"]
+            assert typed.amount == reading
+
+
+@given(
+    grams=st.integers(min_value=MIN_GRAMS, max_value=MAX_GRAMS),
+    unit=st.sampled_from(sorted(GRAMS_PER_UNIT)),
+)
+def test_the_amount_typed_comes_back_exactly_from_grams(grams: int, unit: str) -> None:
+    typed = Typed(grams, unit)
+    assert typed.amount * GRAMS_PER_UNIT[unit] == grams
+    assert "E" not in str(typed.amount)

@@ -157,14 +157,6 @@ async def farmer_phone(message: Message, turn: Turn) -> None:
     await ask_village(turn)
 
 
-@router.message(Registration.farmer_phone, is_answer)
-async def farmer_phone_typed(message: Message, turn: Turn) -> None:
-    await turn.say(
-        _("Please do not type the number: tap the button “📱 Share my phone number” below.")
-    )
-    await ask_phone(turn)
-
-
 @router.callback_query(Registration.farmer_village, VillageCb.filter())
 async def farmer_village(callback: CallbackQuery, callback_data: VillageCb, turn: Turn) -> None:
     village = await villages.get_village(turn.session, callback_data.village_id)

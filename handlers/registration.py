@@ -116,6 +116,7 @@ async def language_chosen(
             await begin_registration(turn)
         elif turn.user.registered:
             await turn.say(_("Language changed."), kb.main_menu(turn.user))
+            await ask_current(turn)  # the question the user was at, in the new language
         else:
             await begin_registration(turn)
 

@@ -125,6 +125,8 @@ async def test_typed_words_in_a_report_are_buttons_or_pointed_to_them(
     await chat.send_sticker()  # not typed: simply not an answer
     assert "tap" not in (await chat.receive()).text
     await chat.receive()
+    await chat.send("/cancel")
+    await chat.receive()
 
     await report_parchment(chat, "100 kg", lang=lang)
     await chat.press(w["grade"])

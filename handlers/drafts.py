@@ -38,7 +38,11 @@ def _started(draft: HarvestDraft) -> bool:
 
 
 async def load(turn: Turn) -> HarvestDraft:
-    return HarvestDraft.from_state(await _slot(turn).get_data())
+    data = await _slot(turn).get_data()
+    if "draft" not in data and in_report(await turn.state.get_state()):
+        # A report begun before drafts had their own slot keeps its answers in the dialogue.
+        data = await turn.state.get_data()
+    return HarvestDraft.from_state(data)
 
 
 async def save(turn: Turn, draft: HarvestDraft) -> None:
@@ -64,15 +68,15 @@ async def park(turn: Turn) -> bool:
     """Leave the report (when the farmer is in it) keeping its draft and pending step; True
     when a draft is kept. A report with no answer yet is simply left."""
     current = await turn.state.get_state()
-    if in_report(current):
-        await turn.state.clear()
-        if not await kept(turn):
-            await drop(turn)
-            return False
-        slot = _slot(turn)
-        await slot.set_data({**await slot.get_data(), "step": current})
-        return True
-    return await kept(turn)
+    if not in_report(current):
+        return await kept(turn)
+    draft = await load(turn)
+    await turn.state.clear()
+    if not _started(draft):
+        await drop(turn)
+        return False
+    await _slot(turn).set_data({**draft.to_state(), "step": current})
+    return True
 
 
 async def offer(turn: Turn) -> bool:

@@ -6,11 +6,14 @@ in the new language."""
 from __future__ import annotations
 
 import pytest
+from aiogram.fsm.storage.base import StorageKey
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.models import HarvestReport, Village
+from bot.services.harvests import HarvestDraft
+from handlers.states import Harvest
 from tests.conftest import BotRunner
 from tests.e2e.flows import WORDS as FLOW_WORDS
 from tests.e2e.flows import register_farmer, report_parchment
@@ -205,3 +208,30 @@ async def test_a_kept_draft_lives_in_redis_beside_the_dialogue(
         assert f["parchment"] in summary.text and f["washed"] in summary.text
     finally:
         await runner.stop()
+
+
+async def test_a_report_begun_before_the_draft_slot_keeps_its_answers(
+    emulator: BotApiEmulator, running_bot: BotRunner, villages: list[Village], session: AsyncSession
+) -> None:
+    """A farmer in the middle of a report when this version is deployed: the answers are
+    still in the dialogue state's data, and they are used, kept and saved."""
+    w, f = WORDS["en"], FLOW_WORDS["en"]
+    chat = emulator.user(718, language_code="en")
+    await register_farmer(chat, "en")
+    assert running_bot.app is not None
+    dp, bot = running_bot.app.dp, running_bot.app.bot
+    key = StorageKey(bot_id=bot.id, chat_id=chat.id, user_id=chat.id)
+    draft = HarvestDraft(product="green", process="natural", variety="typica", quantity_g=80_000)
+    await dp.storage.set_state(key, Harvest.variety)
+    await dp.storage.set_data(key, draft.to_state())
+    await chat.send("/start")
+    await _offered(chat, w)
+    await chat.press(w["continue"])
+    assert w["variety_question"] in (await chat.receive_until(lambda m: bool(m.buttons))).text
+    await chat.press("Typica")
+    summary = await chat.receive_until(lambda m: w["summary"] in m.text)
+    assert "Green bean" in summary.text and "80 kg" in summary.text
+    await chat.press(f["confirm"])
+    await chat.receive_until(lambda m: w["saved"] in m.text)
+    [report] = await _reports(session)
+    assert (report.product.value, report.quantity_g) == ("green", 80_000)

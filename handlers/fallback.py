@@ -9,7 +9,6 @@ the menu has expired and shows the current one.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 from aiogram import Dispatcher
@@ -25,7 +24,6 @@ from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import gettext as _
 
 from bot.labels import match_label
-from bot.replies import Replies
 from handlers import keyboards as kb
 from handlers.common import show_menu
 from handlers.prompts import ask_current
@@ -60,19 +58,17 @@ async def unexpected_message(message: Message, turn: Turn, **data: Any) -> None:
             turn, _("Sorry, I did not understand that. Please choose from the menu below.")
         )
         return
-    # The current question, rendered aside: its buttons are what a typed word may name, and
-    # it is asked again (once) when the word names none of them.
-    question = replace(turn, replies=Replies())
-    await ask_current(question)
+    # The current question, rendered aside: its buttons are what a typed word may name.
     markups = [
-        r.method.reply_markup for r in question.replies.queued if isinstance(r.method, SendMessage)
+        reply.method.reply_markup
+        for reply in await turn.render(ask_current)
+        if isinstance(reply.method, SendMessage)
     ]
     menu = [kb.main_menu(turn.user)] if turn.user.registered else []
     if await _typed_button(message, turn, markups + menu, data):
         return
     await turn.say(_hint(message, markups))
-    for reply in question.replies.queued:
-        turn.send(reply.method, reply.on_sent)
+    await ask_current(turn)
 
 
 def _hint(message: Message, question: list[Any]) -> str:

@@ -9,7 +9,7 @@ sets them on its `callback_answer: CallbackAnswer` argument.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from aiogram import BaseMiddleware, Bot
@@ -19,7 +19,7 @@ from aiogram.types import CallbackQuery, InputFile, Message, TelegramObject
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.models import User
-from bot.replies import Hook, OnSent, Replies
+from bot.replies import Hook, OnSent, Replies, Reply
 
 Markup = Any
 
@@ -65,6 +65,12 @@ class Turn:
     def after_commit(self, hook: Hook) -> None:
         """Run `hook` (plain or async) once this update's changes are committed."""
         self.replies.after_commit(hook)
+
+    async def render(self, ask: Callable[[Turn], Awaitable[object]]) -> list[Reply]:
+        """What `ask` would send, kept apart and never sent: to read a question's buttons."""
+        aside = replace(self, replies=Replies())
+        await ask(aside)
+        return aside.replies.queued
 
     async def data(self) -> dict[str, Any]:
         return await self.state.get_data()

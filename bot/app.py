@@ -22,7 +22,7 @@ from bot.notice_dispatcher import DispatcherOptions, NoticeDispatcher
 from bot.notices.pacing import PacingMiddleware
 from bot.polling import UpdateDispatcher
 from bot.scheduler import Retention, Scheduler
-from bot.storage import SqlAlchemyStorage
+from bot.storage import DestinyKeyBuilder, SqlAlchemyStorage
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +72,9 @@ def _storage(
     if settings.redis_url:
         from aiogram.fsm.storage.redis import RedisEventIsolation, RedisStorage
 
-        redis_storage = RedisStorage.from_url(settings.redis_url)
-        return redis_storage, RedisEventIsolation(redis_storage.redis)
+        keys = DestinyKeyBuilder()
+        redis_storage = RedisStorage.from_url(settings.redis_url, key_builder=keys)
+        return redis_storage, RedisEventIsolation(redis_storage.redis, key_builder=keys)
     return SqlAlchemyStorage(sessionmaker), SimpleEventIsolation()
 
 

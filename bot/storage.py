@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from typing import Any
+from dataclasses import replace
+from typing import Any, Literal
 
 from aiogram.fsm.state import State
 from aiogram.fsm.storage.base import (
+    DEFAULT_DESTINY,
     BaseStorage,
     DefaultKeyBuilder,
     KeyBuilder,
@@ -77,3 +79,18 @@ class SqlAlchemyStorage(BaseStorage):
 
     async def close(self) -> None:
         return None
+
+
+class DestinyKeyBuilder(DefaultKeyBuilder):
+    """Redis keys as aiogram's default builder makes them, plus a slot per destiny.
+
+    The default slot keeps the default builder's keys, so dialogues under way in Redis
+    survive this code's deployment; another destiny (a farmer's unfinished report,
+    handlers/drafts.py) adds its name after the user id.
+    """
+
+    def build(self, key: StorageKey, part: Literal["data", "state", "lock"] | None = None) -> str:
+        if key.destiny == DEFAULT_DESTINY:
+            return super().build(key, part)
+        base = super().build(replace(key, destiny=DEFAULT_DESTINY))
+        return self.separator.join([base, key.destiny, *([part] if part else [])])

@@ -67,3 +67,9 @@ class BroadcastCtl(CallbackData, prefix="bcx"):
 
     action: str
     broadcast_id: int
+
+
+class DraftCb(CallbackData, prefix="draft"):
+    """An unfinished harvest report: `action` is "continue" or "discard"."""
+
+    action: str

@@ -11,6 +11,7 @@ from bot.models import Role
 from bot.outbox import mark_blocked
 from bot.services.users import may_reapply
 from bot.services.villages import list_villages, village_by_code
+from handlers import drafts
 from handlers import keyboards as kb
 from handlers.prompts import ask_current
 from handlers.registration import begin_registration
@@ -53,6 +54,7 @@ async def ask_again_or_menu(turn: Turn) -> None:
 
 @router.message(CommandStart())
 async def start(message: Message, command: CommandObject, turn: Turn) -> None:
+    await drafts.park(turn)  # an unfinished harvest report is kept, and offered below
     await turn.state.clear()
     village_id = None
     if command.args and command.args.startswith("v_"):
@@ -63,6 +65,7 @@ async def start(message: Message, command: CommandObject, turn: Turn) -> None:
             village_id = village.id
     if turn.user.registered and turn.user.language is not None and not may_reapply(turn.user):
         await show_menu(turn, _("Welcome back!"))
+        await drafts.offer(turn)
         return
     await begin_registration(turn, village_id)
 
@@ -99,6 +102,8 @@ async def cancel(message: Message, turn: Turn) -> None:
     if await turn.state.get_state() is None:
         await show_menu(turn, _("There is nothing to cancel."))
         return
+    if drafts.in_report(await turn.state.get_state()):
+        await drafts.drop(turn)
     await turn.state.clear()
     await show_menu(turn, _("Cancelled. Nothing was saved."))
 

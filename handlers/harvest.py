@@ -20,10 +20,11 @@ from bot.quantity import Problem, QuantityRejected, parse_typed, to_grams
 from bot.services import harvests
 from bot.services.errors import DomainError
 from bot.services.harvests import HarvestDraft, check_bean_fact, has_bean_facts, needs_process
+from handlers import drafts
 from handlers import keyboards as kb
-from handlers.callbacks import ChoiceCb, SummaryCb
-from handlers.common import show_menu
-from handlers.prompts import prompt
+from handlers.callbacks import ChoiceCb, DraftCb, SummaryCb
+from handlers.common import ask_again_or_menu, show_menu
+from handlers.prompts import ask_current, prompt
 from handlers.routing import RouterRecipe
 from handlers.states import Harvest
 from handlers.texts import (
@@ -56,17 +57,9 @@ STEP_STATES = {
 }
 
 
-async def load(turn: Turn) -> HarvestDraft:
-    return HarvestDraft.from_state(await turn.state.get_data())
-
-
-async def save(turn: Turn, draft: HarvestDraft) -> None:
-    await turn.state.update_data(draft.to_state())
-
-
 async def advance(turn: Turn, draft: HarvestDraft) -> None:
     """Save the draft and ask the first unanswered question, or show the summary."""
-    await save(turn, draft)
+    await drafts.save(turn, draft)
     missing = draft.missing()
     await turn.state.set_state(STEP_STATES[missing] if missing else Harvest.summary)
     await PROMPTS_BY_STEP[missing or "summary"](turn)
@@ -77,8 +70,50 @@ async def advance(turn: Turn, draft: HarvestDraft) -> None:
 async def start_report(message: Message, turn: Turn) -> None:
     if not turn.user.registered or turn.user.role != Role.FARMER:
         raise DomainError("not_farmer")
-    await turn.state.set_data(HarvestDraft().to_state())
+    await drafts.park(turn)
+    if await drafts.offer(turn):  # an unfinished report first: continue or discard it
+        return
+    await turn.state.set_data({})
+    await drafts.drop(turn)
     await advance(turn, HarvestDraft())
+
+
+@router.callback_query(DraftCb.filter(F.action == "continue"))
+async def continue_report(
+    callback: CallbackQuery, turn: Turn, callback_answer: CallbackAnswer
+) -> None:
+    """The pending question of the unfinished report again (the summary when none was
+    recorded)."""
+    if not await drafts.kept(turn):
+        callback_answer.text = _("This menu has expired.")
+        await ask_again_or_menu(turn)
+        return
+    await turn.mark_answered(callback, _("Continuing your harvest report."))
+    current = await turn.state.get_state()
+    if drafts.in_report(current) and await ask_current(turn):
+        return
+    step = await drafts.parked_step(turn)
+    await turn.state.set_data({})
+    if step is None:
+        await advance(turn, await drafts.load(turn))
+        return
+    await turn.state.set_state(step)
+    await ask_current(turn)
+
+
+@router.callback_query(DraftCb.filter(F.action == "discard"))
+async def discard_report(
+    callback: CallbackQuery, turn: Turn, callback_answer: CallbackAnswer
+) -> None:
+    if not await drafts.kept(turn):
+        callback_answer.text = _("This menu has expired.")
+        await ask_again_or_menu(turn)
+        return
+    await drafts.drop(turn)
+    if drafts.in_report(await turn.state.get_state()):
+        await turn.state.clear()
+    await turn.mark_answered(callback, _("Discarded."))
+    await show_menu(turn, _("The unfinished harvest report is discarded. Nothing was saved."))
 
 
 @prompt(Harvest.product)
@@ -109,7 +144,7 @@ async def ask_quantity(turn: Turn) -> None:
 
 @prompt(Harvest.summary)
 async def ask_summary(turn: Turn) -> None:
-    draft = await load(turn)
+    draft = await drafts.load(turn)
     bean_facts = draft.product is None or has_bean_facts(Product(draft.product))
     await turn.say(draft_summary(draft), kb.summary(bean_facts))
 
@@ -133,7 +168,7 @@ async def ask_photo(turn: Turn) -> None:
 
 @prompt(Harvest.change)
 async def ask_change(turn: Turn) -> None:
-    draft = await load(turn)
+    draft = await drafts.load(turn)
     with_process = draft.product is None or needs_process(Product(draft.product))
     await turn.say(_("What do you want to change?"), kb.change_fields(with_process))
 
@@ -153,7 +188,7 @@ def _choice(field: str) -> object:
 
 @router.callback_query(Harvest.product, _choice("product"))
 async def product_chosen(callback: CallbackQuery, callback_data: ChoiceCb, turn: Turn) -> None:
-    draft = await load(turn)
+    draft = await drafts.load(turn)
     draft.product = callback_data.value
     if not needs_process(Product(draft.product)):
         draft.process = None
@@ -167,7 +202,7 @@ async def product_chosen(callback: CallbackQuery, callback_data: ChoiceCb, turn:
 
 @router.callback_query(Harvest.process, _choice("process"))
 async def process_chosen(callback: CallbackQuery, callback_data: ChoiceCb, turn: Turn) -> None:
-    draft = await load(turn)
+    draft = await drafts.load(turn)
     draft.process = callback_data.value
     await turn.mark_answered(
         callback, _("Process: {value}").format(value=process_label(draft.process))
@@ -177,7 +212,7 @@ async def process_chosen(callback: CallbackQuery, callback_data: ChoiceCb, turn:
 
 @router.callback_query(Harvest.variety, _choice("variety"))
 async def variety_chosen(callback: CallbackQuery, callback_data: ChoiceCb, turn: Turn) -> None:
-    draft = await load(turn)
+    draft = await drafts.load(turn)
     draft.variety = callback_data.value
     await turn.mark_answered(
         callback, _("Variety: {value}").format(value=variety_label(draft.variety))
@@ -295,7 +330,7 @@ async def quantity_unit_chosen(
 
 
 async def quantity_known(turn: Turn, grams: int, unit: str) -> None:
-    draft = await load(turn)
+    draft = await drafts.load(turn)
     draft.quantity_g, draft.quantity_unit = grams, unit
     await turn.state.update_data(amount=None, readings=None, reading_unit=None)
     await advance(turn, draft)
@@ -303,7 +338,7 @@ async def quantity_known(turn: Turn, grams: int, unit: str) -> None:
 
 @router.callback_query(Harvest.summary, SummaryCb.filter(F.action == "confirm"))
 async def confirm(callback: CallbackQuery, turn: Turn) -> None:
-    draft = await load(turn)
+    draft = await drafts.load(turn)
     try:
         report = await harvests.submit_report(turn.session, turn.user, draft)
     except DomainError:
@@ -313,6 +348,7 @@ async def confirm(callback: CallbackQuery, turn: Turn) -> None:
         raise
     await turn.mark_answered(callback, draft_summary(draft).rsplit("\n\n", 1)[0])
     await turn.state.clear()
+    await drafts.drop(turn)
     await show_menu(
         turn,
         _(
@@ -332,7 +368,7 @@ async def confirm(callback: CallbackQuery, turn: Turn) -> None:
 )
 async def summary_action(callback: CallbackQuery, callback_data: SummaryCb, turn: Turn) -> None:
     if callback_data.action in ("moisture", "grade"):
-        check_bean_fact((await load(turn)).product, callback_data.action)
+        check_bean_fact((await drafts.load(turn)).product, callback_data.action)
     step = {
         "moisture": Harvest.moisture,
         "grade": Harvest.grade,
@@ -366,13 +402,13 @@ ASK_OPTIONAL = {
 @router.callback_query(Harvest.photo, ChoiceCb.filter((F.field == "photo") & (F.value == "-")))
 async def optional_skipped(callback: CallbackQuery, callback_data: ChoiceCb, turn: Turn) -> None:
     await turn.mark_answered(callback, _("Skipped."))
-    await advance(turn, await load(turn))
+    await advance(turn, await drafts.load(turn))
 
 
 @router.message(Harvest.moisture, is_answer)
 async def moisture_typed(message: Message, turn: Turn) -> None:
     tenths = parse_moisture(message.text or "")
-    draft = await load(turn)
+    draft = await drafts.load(turn)
     await bean_fact_allowed(turn, draft, "moisture")
     draft.moisture_tenths = tenths
     await advance(turn, draft)
@@ -380,7 +416,7 @@ async def moisture_typed(message: Message, turn: Turn) -> None:
 
 @router.callback_query(Harvest.grade, _choice("grade"))
 async def grade_chosen(callback: CallbackQuery, callback_data: ChoiceCb, turn: Turn) -> None:
-    draft = await load(turn)
+    draft = await drafts.load(turn)
     await bean_fact_allowed(turn, draft, "grade")
     draft.grade = None if callback_data.value == "-" else callback_data.value
     await turn.mark_answered(
@@ -392,14 +428,14 @@ async def grade_chosen(callback: CallbackQuery, callback_data: ChoiceCb, turn: T
 @router.message(Harvest.photo, F.photo)
 async def photo_sent(message: Message, turn: Turn) -> None:
     assert message.photo
-    draft = await load(turn)
+    draft = await drafts.load(turn)
     draft.photo_file_id = message.photo[-1].file_id
     await advance(turn, draft)
 
 
 @router.callback_query(Harvest.change, ChoiceCb.filter(F.field == "change"))
 async def change_chosen(callback: CallbackQuery, callback_data: ChoiceCb, turn: Turn) -> None:
-    draft = await load(turn)
+    draft = await drafts.load(turn)
     attribute = {
         "product": "product",
         "process": "process",
@@ -422,4 +458,5 @@ async def cancel_report(
         return
     await turn.mark_answered(callback, _("Cancelled."))
     await turn.state.clear()
+    await drafts.drop(turn)
     await show_menu(turn, _("The report was cancelled. Nothing was saved."))

@@ -15,6 +15,7 @@ from handlers.callbacks import (
     ApprovalCb,
     AuditCb,
     ChoiceCb,
+    DraftCb,
     LangCb,
     ProfileCb,
     ReportCb,
@@ -237,4 +238,12 @@ def village_admin(rows: list[Village]) -> InlineKeyboardMarkup:
         )
     builder.button(text=_("➕ Add village"), callback_data=VillageAdminCb(action="add"))
     builder.adjust(*([2] * len(rows)), 1)
+    return builder.as_markup()
+
+
+def draft_actions() -> InlineKeyboardMarkup:
+    """Continue or discard an unfinished harvest report."""
+    builder = InlineKeyboardBuilder()
+    builder.button(text=_("▶ Continue"), callback_data=DraftCb(action="continue"))
+    builder.button(text=_("🗑 Discard"), callback_data=DraftCb(action="discard"))
     return builder.as_markup()

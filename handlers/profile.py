@@ -10,6 +10,7 @@ from aiogram.utils.i18n import gettext as _
 from bot.models import Role
 from bot.services import users, villages
 from bot.services.errors import DomainError
+from handlers import drafts
 from handlers import keyboards as kb
 from handlers.callbacks import ProfileCb, VillageCb
 from handlers.prompts import prompt
@@ -38,7 +39,11 @@ async def show_profile(turn: Turn) -> None:
 @router.message(Command("profile"))
 @router.message(is_menu(MENU_PROFILE))
 async def profile(message: Message, turn: Turn) -> None:
+    left_report = drafts.in_report(await turn.state.get_state())
+    kept = await drafts.park(turn)
     await show_profile(turn)
+    if left_report and kept:  # left in the middle of a report: say it is kept
+        await drafts.offer(turn)
 
 
 @prompt(Profile.name)

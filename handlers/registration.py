@@ -116,6 +116,7 @@ async def language_chosen(
             await begin_registration(turn)
         elif turn.user.registered:
             await turn.say(_("Language changed."), kb.main_menu(turn.user))
+            await ask_current(turn)  # the question the user was at, in the new language
         else:
             await begin_registration(turn)
 
@@ -155,14 +156,6 @@ async def farmer_phone(message: Message, turn: Turn) -> None:
         return
     await turn.state.set_state(Registration.farmer_village)
     await ask_village(turn)
-
-
-@router.message(Registration.farmer_phone, is_answer)
-async def farmer_phone_typed(message: Message, turn: Turn) -> None:
-    await turn.say(
-        _("Please do not type the number: tap the button “📱 Share my phone number” below.")
-    )
-    await ask_phone(turn)
 
 
 @router.callback_query(Registration.farmer_village, VillageCb.filter())

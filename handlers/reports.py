@@ -11,6 +11,7 @@ from bot.config import Settings
 from bot.models import Role
 from bot.services import harvests
 from bot.services.errors import DomainError
+from handlers import drafts
 from handlers import keyboards as kb
 from handlers.callbacks import ReportCb
 from handlers.routing import RouterRecipe
@@ -26,14 +27,18 @@ SHOWN = 10
 async def my_reports(message: Message, turn: Turn, settings: Settings) -> None:
     if turn.user.role != Role.FARMER or not turn.user.registered:
         raise DomainError("not_farmer")
+    left_report = drafts.in_report(await turn.state.get_state())
+    kept = await drafts.park(turn)
     reports = await harvests.list_reports(turn.session, turn.user, limit=SHOWN)
     if not reports:
         await turn.say(_("You have no harvest reports yet. Tap “📦 Report harvest” to add one."))
-        return
-    lines = [_("Your latest harvest reports:")]
-    lines += [report_line(report, settings) for report in reports]
-    withdrawable = [(r.id, r.farmer_seq) for r in reports if r.status in harvests.WITHDRAWABLE]
-    await turn.say("\n\n".join(lines), kb.withdraw_buttons(withdrawable))
+    else:
+        lines = [_("Your latest harvest reports:")]
+        lines += [report_line(report, settings) for report in reports]
+        withdrawable = [(r.id, r.farmer_seq) for r in reports if r.status in harvests.WITHDRAWABLE]
+        await turn.say("\n\n".join(lines), kb.withdraw_buttons(withdrawable))
+    if left_report and kept:  # left in the middle of a report: say it is kept
+        await drafts.offer(turn)
 
 
 @router.callback_query(ReportCb.filter(F.action == "withdraw"))

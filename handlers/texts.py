@@ -71,6 +71,11 @@ def is_answer(message: Message) -> bool:
     return not any(text in all_locales(label) for label in MENU_LABELS)
 
 
+def share_phone_help() -> str:
+    """A typed phone number where the share-phone button is asked for (registration, profile)."""
+    return _("Please do not type the number: tap the button “📱 Share my phone number” below.")
+
+
 def is_menu(msgid: str) -> Callable[[Message], bool]:
     """A filter matching a menu button's label in any shipped language."""
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from aiogram import BaseMiddleware, Bot
@@ -32,7 +32,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.models import User
-from bot.replies import Hook, OnSent, Replies
+from bot.replies import Hook, OnSent, Replies, Reply
 
 Markup = Any
 
@@ -127,6 +127,17 @@ class Turn:
     def after_commit(self, hook: Hook) -> None:
         """Run `hook` (plain or async) once this update's changes are committed."""
         self.replies.after_commit(hook)
+
+    async def render(self, ask: Callable[[Turn], Awaitable[object]]) -> list[Reply]:
+        """What `ask` would send, kept apart and never sent: to read a question's buttons.
+        The open question stays as it was: nothing was asked."""
+        aside = replace(self, replies=Replies(), _edited=set(self._edited))
+        open_question = self.user.question_message_id
+        try:
+            await ask(aside)
+        finally:
+            self.user.question_message_id = open_question
+        return aside.replies.queued
 
     async def data(self) -> dict[str, Any]:
         return await self.state.get_data()

@@ -229,3 +229,17 @@ async def villages(database_url: str) -> list[Village]:
             ]
     finally:
         await engine.dispose()
+
+
+@pytest.fixture
+async def redis_settings(settings: Settings) -> AsyncIterator[Settings]:
+    """The bot's settings with dialogue state in Redis (FARMGATE_TEST_REDIS_URL, emptied)."""
+    url = os.environ.get("FARMGATE_TEST_REDIS_URL")
+    if not url:
+        pytest.skip("FARMGATE_TEST_REDIS_URL is not set: Redis tests skipped")
+    from redis.asyncio import Redis
+
+    client = Redis.from_url(url)
+    await client.flushdb()
+    await client.aclose()
+    yield settings.model_copy(update={"redis_url": url})

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import AsyncIterator
-
 import pytest
-from redis.asyncio import Redis
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -36,17 +32,6 @@ async def test_a_failing_handler_apologises_and_the_bot_goes_on(
         assert "系统出了点问题" in (await chat.receive()).text
     await chat.send("📋 我的上报")
     assert "还没有上报" in (await chat.receive()).text
-
-
-@pytest.fixture
-async def redis_settings(settings: Settings) -> AsyncIterator[Settings]:
-    url = os.environ.get("FARMGATE_TEST_REDIS_URL")
-    if not url:
-        pytest.skip("FARMGATE_TEST_REDIS_URL is not set: Redis tests skipped")
-    client = Redis.from_url(url)
-    await client.flushdb()
-    await client.aclose()
-    yield settings.model_copy(update={"redis_url": url})
 
 
 async def test_dialogue_state_in_redis_survives_a_restart(

@@ -88,7 +88,11 @@ def build_app(settings: Settings) -> App:
         bot,
         sessionmaker,
         i18n,
-        DispatcherOptions(rate=settings.notice_rate, chat_interval=settings.notice_chat_interval),
+        DispatcherOptions(
+            rate=settings.notice_rate,
+            chat_interval=settings.notice_chat_interval,
+            programme=settings.programme_name,
+        ),
         progress_view=handlers.progress_view,
     )
     scheduler = Scheduler(

@@ -59,7 +59,7 @@ from bot.broadcast_cancels import CancelledBroadcasts
 from bot.broadcast_progress import ProgressReporter, ProgressView
 from bot.db import is_sqlite
 from bot.models import Broadcast, Notice, NoticeStatus, User, utcnow
-from bot.notice_texts import Rendered, UnknownNotice, render
+from bot.notice_texts import DEFAULT_PROGRAMME, Rendered, UnknownNotice, render
 from bot.outbox import mark_blocked
 
 log = logging.getLogger(__name__)
@@ -97,6 +97,7 @@ class DispatcherOptions:
     network_retries: int = 3  # immediate attempts of one send on a network error or 5xx
     request_timeout: float = 10.0  # one HTTP request to the Bot API
     unauthorized_pause: float = 60.0  # sending stops this long when the token is refused
+    programme: str = DEFAULT_PROGRAMME  # named in every announcement's heading
 
 
 class Pacer:
@@ -617,6 +618,7 @@ class NoticeDispatcher:
                 locale,
                 self.i18n,
                 await self._broadcast(notice.broadcast_id),
+                programme=self.options.programme,
             )
         except UnknownNotice as exc:
             await self._finish(notice, NoticeStatus.FAILED, error=f"cannot render: {exc}")

@@ -12,6 +12,7 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.models import Role, User
 from handlers.routing import RouterRecipe
+from handlers.texts import COORDINATOR_MENU, is_menu
 from handlers.turn import Turn
 
 COORDINATOR_COMMANDS = (
@@ -35,6 +36,7 @@ class CoordinatorOnly(Filter):
 
 
 @router.message(Command(*COORDINATOR_COMMANDS), ~CoordinatorOnly())
+@router.message(is_menu(*COORDINATOR_MENU), ~CoordinatorOnly())  # a former coordinator's keyboard
 async def command_not_allowed(message: Message, turn: Turn) -> None:
     await turn.say(_("Sorry, only coordinators can do that."))
 

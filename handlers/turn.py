@@ -18,6 +18,7 @@ from aiogram.methods import EditMessageText, SendMessage, SendPhoto, TelegramMet
 from aiogram.types import CallbackQuery, InputFile, Message, TelegramObject
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.config import Settings
 from bot.models import User
 from bot.replies import Hook, OnSent, Replies
 
@@ -34,6 +35,7 @@ class Turn:
     user: User
     session: AsyncSession
     replies: Replies
+    settings: Settings
 
     async def say(self, text: str, markup: Markup = None, *, on_sent: OnSent | None = None) -> None:
         """Queue a message to this chat. `on_sent(session, message)` runs after it is sent,
@@ -83,5 +85,13 @@ class TurnMiddleware(BaseMiddleware):
         state = data.get("state")
         chat_id = chat.id if chat else from_user.id if from_user else None
         if user is not None and state is not None and chat_id is not None:
-            data["turn"] = Turn(data["bot"], chat_id, state, user, data["session"], data["replies"])
+            data["turn"] = Turn(
+                data["bot"],
+                chat_id,
+                state,
+                user,
+                data["session"],
+                data["replies"],
+                data["settings"],
+            )
         return await handler(event, data)

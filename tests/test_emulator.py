@@ -632,7 +632,7 @@ async def test_sandbox_control_api_drives_users_over_http() -> None:
                 await emu.user(1001).receive()
                 async with http.get(url) as resp:
                     assert "'start:v_abc'" in await resp.text()
-                async with http.post(url, json={"press": "nothing to press"}) as resp:
+                async with http.post(url, json={"press": "nothing to press", "wait": 0}) as resp:
                     assert resp.status == 400
                 async with http.get(f"{emu.base_url}/_emu") as resp:
                     assert (await resp.json())["chats"]["1001"]["bot_messages"] == 1
@@ -717,8 +717,9 @@ async def test_sandbox_press_works_on_reply_keyboard_buttons_and_errors_are_one_
                         return resp
 
                 assert (await post({"text": "/menu", "language_code": lang})).status == 200
-                await chat.receive_until(lambda m: m.text == "inline")
+                # At once, as pasted: the press waits until the bot has shown the button.
                 assert (await post({"press": report})).status == 200
+                await chat.receive_until(lambda m: m.text == "inline")
                 assert (await chat.receive()).text == f"text:{report}"
                 assert (await post({"press": share})).status == 200  # part of the label
                 assert (await chat.receive()).text == f"contact:{chat.phone}:1002"
@@ -727,7 +728,7 @@ async def test_sandbox_press_works_on_reply_keyboard_buttons_and_errors_are_one_
                 assert (await post({"press": "OK"})).status == 200  # inline buttons still work
                 assert (await chat.receive()).text == "pressed OK"
 
-                async with http.post(url, json={"press": "不存在 missing"}) as resp:
+                async with http.post(url, json={"press": "不存在 missing", "wait": 0.1}) as resp:
                     assert resp.status == 400
                     assert resp.content_type == "text/plain" and resp.charset == "utf-8"
                     line = await resp.text()

@@ -27,13 +27,17 @@ class ButtonNotFound(AssertionError):
     """No button (or more than one) has the label a user pressed; the message is one line."""
 
 
+class AmbiguousButton(ButtonNotFound):
+    """Several buttons contain the label: waiting would not help."""
+
+
 def _one(labels: list[str], text: str, exact: bool) -> str | None:
     """The label that is ``text`` (exact) or the only one containing it; None if none."""
     if exact:
         return text if text in labels else None
     partial = [label for label in labels if text in label]
     if len(partial) > 1:
-        raise ButtonNotFound(f"button text {text!r} is ambiguous: {partial}")
+        raise AmbiguousButton(f"button text {text!r} is ambiguous: {partial}")
     return partial[0] if partial else None
 
 
@@ -382,14 +386,29 @@ class UserChat:
         self._push("callback_query", query, uid)
         return query_id
 
-    async def tap(self, text: str, *, phone: str | None = None) -> str | int:
+    async def tap(self, text: str, *, phone: str | None = None, wait: float = 0) -> str | int:
         """Press any button the user sees, as in the Telegram app: an inline button of the
         newest message that has some (returns the callback query id), or a button of the reply
         keyboard shown (returns the update id): it sends its text, or the user's own contact
         for a request_contact button (``phone``, default ``self.phone``), or a location.
 
         An exact label wins over a partial one, an inline button over a reply-keyboard one.
-        ButtonNotFound (one line: what is there) when nothing or several buttons match."""
+        Waits up to ``wait`` seconds for such a button to be shown (the bot may still be
+        answering the previous message); then ButtonNotFound, one line saying what is there.
+        """
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                return await self._tap(text, phone)
+            except AmbiguousButton:
+                raise
+            except ButtonNotFound:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise
+                await self._changed.wait(remaining)
+
+    async def _tap(self, text: str, phone: str | None) -> str | int:
         target = next(
             (m for m in reversed(self.messages) if m.inline_keyboard and not m.deleted), None
         )

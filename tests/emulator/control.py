@@ -8,7 +8,8 @@ POST /_emu/users/{user_id} with a JSON body, one of::
 
 "press" works on any button the user sees: an inline button, or a reply-keyboard button (its
 text is sent; a request_contact button shares the user's own contact, "phone" to choose the
-number). Optional "first_name"/"language_code" keys set the user's profile.
+number). A press waits up to 10 s ("wait" to change) for its button to be shown, so a session
+pasted at once works. Optional "first_name"/"language_code" keys set the user's profile.
 GET /_emu/users/{user_id} returns the chat transcript; GET /_emu lists chats. A request that
 cannot be done is answered 400 with one readable line of plain text (UTF-8).
 """
@@ -25,6 +26,10 @@ if TYPE_CHECKING:
     from .server import BotApiEmulator
 
 __all__ = ["add_control_routes"]
+
+# A press waits this long for its button to be shown: pasted one after another, commands
+# arrive faster than the bot answers.
+PRESS_WAIT = 10.0
 
 
 def add_control_routes(app: web.Application, emu: BotApiEmulator) -> None:
@@ -78,7 +83,11 @@ async def _perform(chat: UserChat, body: dict[str, Any]) -> Any:
         return await chat.press(callback_data=str(body["callback_data"]))
     if "press" in body:
         phone = body.get("phone")
-        return await chat.tap(str(body["press"]), phone=str(phone) if phone else None)
+        return await chat.tap(
+            str(body["press"]),
+            phone=str(phone) if phone else None,
+            wait=float(body.get("wait", PRESS_WAIT)),
+        )
     raise ValueError(
         'unknown action: send one of "text", "press", "contact", "location", "photo", '
         '"callback_data"'

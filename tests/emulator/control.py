@@ -104,4 +104,5 @@ def _refused(error: Exception) -> web.Response:
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False)
+    """Readable in a terminal: UTF-8 as it is, and a line of its own."""
+    return json.dumps(value, ensure_ascii=False) + "\n"

@@ -23,6 +23,7 @@ from tests.emulator import BotApiEmulator, UserChat
 
 PROGRAMME = "Baoshan Coffee"
 LANGS = pytest.mark.parametrize("lang", ["zh", "en"])
+FARMER_MENU = ["📦 Report harvest", "📋 My reports", "👤 Profile", "❓ Help"]
 Tr = Callable[[str], str]
 
 
@@ -390,4 +391,6 @@ async def test_a_new_coordinator_has_a_menu_of_their_tools(
     farmer = emulator.user(741, language_code=lang)
     await register_farmer(farmer, lang, name="Bo")
     await farmer.send(t("📣 Announcement"))
-    assert (await farmer.receive()).text == t("Sorry, only coordinators can do that.")
+    refused = await farmer.receive()
+    assert refused.text == t("Sorry, only coordinators can do that.")
+    assert refused.reply_buttons == [t(label) for label in FARMER_MENU], farmer.transcript()

@@ -44,3 +44,16 @@ def test_the_heading_fits_or_is_left_out_but_the_text_is_never_cut(
     longer = "x" * (limit - 5)
     assert with_heading(heading, longer, photo) == longer
     assert with_heading(heading, "", photo) == heading  # a photo without a caption
+
+
+def test_the_programme_name_comes_from_the_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pydantic import ValidationError
+
+    from bot.config import Settings
+
+    assert Settings(_env_file=None).programme_name == "farmgate"  # type: ignore[call-arg]
+    monkeypatch.setenv("PROGRAMME_NAME", "保山咖啡")
+    assert Settings(_env_file=None).programme_name == "保山咖啡"  # type: ignore[call-arg]
+    monkeypatch.setenv("PROGRAMME_NAME", "")
+    with pytest.raises(ValidationError, match="programme_name"):
+        Settings(_env_file=None)  # type: ignore[call-arg]

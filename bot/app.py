@@ -98,6 +98,7 @@ def build_app(settings: Settings) -> App:
             rate=settings.notice_rate,
             chat_interval=settings.notice_chat_interval,
             max_in_flight=settings.notice_max_in_flight,
+            programme=settings.programme_name,
         ),
         progress_view=handlers.progress_view,
     )

@@ -37,6 +37,7 @@ class Settings(BaseSettings):
     telegram_api_url: str = "https://api.telegram.org"
     coordinator_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     timezone: str = "Asia/Shanghai"
+    programme_name: str = Field(default="farmgate", min_length=1, max_length=64)
     default_locale: str = "zh"
     redis_url: str | None = None
     locales_dir: Path = Field(default_factory=default_locales_dir)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import segno
 from babel.dates import format_date as _babel_date
 from babel.dates import format_datetime as _babel_datetime
+from babel.dates import get_timezone_name
 from babel.numbers import format_decimal
 
 from bot.i18n import N_
@@ -51,6 +52,31 @@ def format_moisture(tenths: int, locale: str) -> str:
 
 def format_datetime(moment: datetime, locale: str, tz: ZoneInfo) -> str:
     return _babel_datetime(moment, "short", tzinfo=tz, locale=locale)
+
+
+SCHEDULE_FORMAT = "%Y-%m-%d %H:%M"  # what a coordinator types (bot.services.broadcasts)
+
+
+def schedule_example(now: datetime, tz: ZoneInfo) -> str:
+    """Tomorrow at 09:00 in the programme's zone, written as a coordinator should type it."""
+    tomorrow = now.astimezone(tz).date() + timedelta(days=1)
+    return datetime.combine(tomorrow, time(9, 0)).strftime(SCHEDULE_FORMAT)
+
+
+def format_schedule(moment: datetime, locale: str, tz: ZoneInfo) -> str:
+    """A scheduled time in the format it was typed in, with the weekday in the reader's
+    language: "2026-12-01 09:00 (周二)", "2026-12-01 09:00 (Tue)"."""
+    local = moment.astimezone(tz)
+    weekday = _babel_date(local, "EEE", locale=locale)
+    return f"{local.strftime(SCHEDULE_FORMAT)} ({weekday})"
+
+
+def zone_name(tz: ZoneInfo, locale: str) -> str:
+    """The zone's everyday name and its identifier: "China Time (Asia/Shanghai)"."""
+    name = get_timezone_name(tz, "long", locale=locale)
+    if tz.key in {"UTC", "Etc/UTC"} or tz.key.startswith("Etc/"):
+        return tz.key
+    return f"{name}（{tz.key}）" if locale.startswith("zh") else f"{name} ({tz.key})"
 
 
 def format_date(moment: datetime, locale: str, tz: ZoneInfo) -> str:

@@ -43,7 +43,7 @@ from bot.broadcast_cancels import CancelledBroadcasts
 from bot.broadcast_progress import ProgressReporter, ProgressView
 from bot.db import is_sqlite
 from bot.models import Broadcast, NoticeStatus, utcnow
-from bot.notice_texts import Rendered, UnknownNotice, render
+from bot.notice_texts import DEFAULT_PROGRAMME, Rendered, UnknownNotice, render
 from bot.notices import liveness
 from bot.notices.claims import Claimed, Claims
 from bot.notices.outcomes import Held, OutcomeWriter, SqliteWriter, make_writer
@@ -70,6 +70,7 @@ class DispatcherOptions:
     request_timeout: float = 10.0  # one HTTP request to the Bot API
     unauthorized_pause: float = 60.0  # sending stops this long when the token is refused
     max_in_flight: int = 200  # sends awaiting their answer, at most (a kill resends these)
+    programme: str = DEFAULT_PROGRAMME  # named in every announcement's heading
 
 
 _heap = {"frozen": False}
@@ -315,6 +316,7 @@ class NoticeDispatcher:
                 locale,
                 self.i18n,
                 await self._broadcast(notice.broadcast_id),
+                programme=self.options.programme,
             )
         except UnknownNotice as exc:
             await self._finish(notice, NoticeStatus.FAILED, error=f"cannot render: {exc}")

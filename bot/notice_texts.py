@@ -8,7 +8,10 @@ from typing import Any
 
 from aiogram.utils.i18n import I18n
 
+from bot.limits import TELEGRAM_CAPTION, TELEGRAM_TEXT, utf16_len
 from bot.models import Broadcast
+
+DEFAULT_PROGRAMME = "farmgate"
 
 
 @dataclass(frozen=True)
@@ -17,8 +20,46 @@ class Rendered:
     photo_file_id: str | None = None
 
 
-Renderer = Callable[[dict[str, Any], str, I18n, Broadcast | None], Rendered]
+@dataclass(frozen=True)
+class Context:
+    """What every notice may say beside its own payload."""
+
+    locale: str
+    i18n: I18n
+    programme: str = DEFAULT_PROGRAMME
+    broadcast: Broadcast | None = None
+
+    def gettext(self, msgid: str) -> str:
+        return self.i18n.gettext(msgid, locale=self.locale)
+
+
+Renderer = Callable[[dict[str, Any], Context], Rendered]
 RENDERERS: dict[str, Renderer] = {}
+HEADING_SEPARATOR = "\n\n"
+
+
+def announcement_heading(programme: str, locale: str, i18n: I18n) -> str:
+    """Who is speaking, above every announcement, in the recipient's language."""
+    return i18n.gettext("📣 Announcement from {programme}", locale=locale).format(
+        programme=programme
+    )
+
+
+def heading_room(programme: str, i18n: I18n, locales: tuple[str, ...]) -> int:
+    """How much of a message the heading takes in the longest of these languages: an
+    announcement's text must leave that much room."""
+    return max(
+        utf16_len(announcement_heading(programme, code, i18n) + HEADING_SEPARATOR)
+        for code in locales
+    )
+
+
+def with_heading(heading: str, text: str, photo: bool) -> str:
+    """The heading above the text; a text too long to carry it (the programme was renamed
+    to a longer name since it was written) goes without, never cut."""
+    limit = TELEGRAM_CAPTION if photo else TELEGRAM_TEXT
+    headed = heading + HEADING_SEPARATOR + text if text else heading
+    return headed if utf16_len(headed) <= limit else text
 
 
 def renders(kind: str) -> Callable[[Renderer], Renderer]:
@@ -34,77 +75,67 @@ class UnknownNotice(Exception):
 
 
 def render(
-    kind: str, payload: dict[str, Any], locale: str, i18n: I18n, broadcast: Broadcast | None = None
+    kind: str,
+    payload: dict[str, Any],
+    locale: str,
+    i18n: I18n,
+    broadcast: Broadcast | None = None,
+    programme: str = DEFAULT_PROGRAMME,
 ) -> Rendered:
     renderer = RENDERERS.get(kind)
     if renderer is None:
         raise UnknownNotice(kind)
-    return renderer(payload, locale, i18n, broadcast)
+    return renderer(payload, Context(locale, i18n, programme, broadcast))
 
 
 @renders("announcement")
-def _announcement(
-    payload: dict[str, Any], locale: str, i18n: I18n, broadcast: Broadcast | None
-) -> Rendered:
+def _announcement(payload: dict[str, Any], ctx: Context) -> Rendered:
+    broadcast = ctx.broadcast
     if broadcast is None:
         raise UnknownNotice("announcement without its broadcast")
-    text = broadcast.texts.get(locale) or broadcast.texts.get("", "")
-    return Rendered(text, broadcast.photo_file_id)
+    text = broadcast.texts.get(ctx.locale) or broadcast.texts.get("", "")
+    heading = announcement_heading(ctx.programme, ctx.locale, ctx.i18n)
+    photo = broadcast.photo_file_id
+    return Rendered(with_heading(heading, text, photo is not None), photo)
 
 
 @renders("merchant_approved")
-def _approved(
-    payload: dict[str, Any], locale: str, i18n: I18n, broadcast: Broadcast | None
-) -> Rendered:
+def _approved(payload: dict[str, Any], ctx: Context) -> Rendered:
     return Rendered(
-        i18n.gettext(
-            "✅ Your merchant account is approved. You can bid on lots as soon as auctions open.",
-            locale=locale,
+        ctx.gettext(
+            "✅ Your merchant account is approved. You can bid on lots as soon as auctions open."
         )
     )
 
 
 @renders("merchant_rejected")
-def _rejected(
-    payload: dict[str, Any], locale: str, i18n: I18n, broadcast: Broadcast | None
-) -> Rendered:
+def _rejected(payload: dict[str, Any], ctx: Context) -> Rendered:
     return Rendered(
-        i18n.gettext(
+        ctx.gettext(
             "Your merchant registration was not approved. Reason: {reason}\n\n"
-            "Send /start to register again with corrected details.",
-            locale=locale,
+            "Send /start to register again with corrected details."
         ).format(reason=payload.get("reason", ""))
     )
 
 
 @renders("demoted")
-def _demoted(
-    payload: dict[str, Any], locale: str, i18n: I18n, broadcast: Broadcast | None
-) -> Rendered:
+def _demoted(payload: dict[str, Any], ctx: Context) -> Rendered:
     return Rendered(
-        i18n.gettext(
-            "You are no longer a coordinator of this programme. Send /start to see your menu.",
-            locale=locale,
+        ctx.gettext(
+            "You are no longer a coordinator of this programme. Send /start to see your menu."
         )
     )
 
 
 @renders("promoted")
-def _promoted(
-    payload: dict[str, Any], locale: str, i18n: I18n, broadcast: Broadcast | None
-) -> Rendered:
+def _promoted(payload: dict[str, Any], ctx: Context) -> Rendered:
     return Rendered(
-        i18n.gettext(
-            "You are now a coordinator of this programme. Send /help to see your tools.",
-            locale=locale,
-        )
+        ctx.gettext("You are now a coordinator of this programme. Send /help to see your tools.")
     )
 
 
 @renders("broadcast_report")
-def _broadcast_report(
-    payload: dict[str, Any], locale: str, i18n: I18n, broadcast: Broadcast | None
-) -> Rendered:
+def _broadcast_report(payload: dict[str, Any], ctx: Context) -> Rendered:
     """The final report of a broadcast that had no progress message to edit (a scheduled one,
     or its message was deleted): the same words as that message's last edit."""
     counts = {
@@ -112,15 +143,13 @@ def _broadcast_report(
     }
     counts["id"] = counts.pop("broadcast_id")
     if payload.get("status") == "cancelled":
-        text = i18n.gettext(
+        text = ctx.gettext(
             "⏹ Announcement #{id} was cancelled: {sent} of {total} sent before it "
-            "stopped, {blocked} blocked the bot, {failed} failed.",
-            locale=locale,
+            "stopped, {blocked} blocked the bot, {failed} failed."
         )
     else:
-        text = i18n.gettext(
+        text = ctx.gettext(
             "✅ Announcement #{id} is done: {sent} of {total} sent, {blocked} blocked the "
-            "bot, {failed} failed.",
-            locale=locale,
+            "bot, {failed} failed."
         )
     return Rendered(text.format(**counts))

@@ -11,7 +11,9 @@ from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import gettext as _
 
 from bot.models import Role, User
+from handlers.keyboards import main_menu
 from handlers.routing import RouterRecipe
+from handlers.texts import COORDINATOR_MENU, is_menu
 from handlers.turn import Turn
 
 COORDINATOR_COMMANDS = (
@@ -37,6 +39,12 @@ class CoordinatorOnly(Filter):
 @router.message(Command(*COORDINATOR_COMMANDS), ~CoordinatorOnly())
 async def command_not_allowed(message: Message, turn: Turn) -> None:
     await turn.say(_("Sorry, only coordinators can do that."))
+
+
+@router.message(is_menu(*COORDINATOR_MENU), ~CoordinatorOnly())
+async def menu_not_allowed(message: Message, turn: Turn) -> None:
+    """A former coordinator's keyboard: replaced by the menu of what they are now."""
+    await turn.say(_("Sorry, only coordinators can do that."), main_menu(turn.user))
 
 
 @router.callback_query(F.data.regexp(rf"^({'|'.join(COORDINATOR_PREFIXES)}):"), ~CoordinatorOnly())

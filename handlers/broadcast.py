@@ -11,13 +11,15 @@ from aiogram import F
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.callback_answer import CallbackAnswer
+from aiogram.utils.i18n import get_i18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.config import Settings
-from bot.formatting import format_datetime
-from bot.models import Broadcast, BroadcastStatus
+from bot.config import SHIPPED_LOCALES, Settings
+from bot.formatting import format_schedule, schedule_example, zone_name
+from bot.models import Broadcast, BroadcastStatus, utcnow
+from bot.notice_texts import announcement_heading, heading_room, with_heading
 from bot.scheduler import Scheduler
 from bot.services import broadcasts, villages
 from bot.services.broadcasts import Audience, Progress
@@ -27,7 +29,15 @@ from handlers.callbacks import BroadcastCb, BroadcastCtl
 from handlers.prompts import prompt
 from handlers.routing import RouterRecipe
 from handlers.states import Broadcasting
-from handlers.texts import LANGUAGE_NAMES, domain_problem, is_answer, locale
+from handlers.texts import (
+    LANGUAGE_NAMES,
+    MENU_BROADCAST,
+    MENU_BROADCASTS,
+    domain_problem,
+    is_answer,
+    is_menu,
+    locale,
+)
 from handlers.turn import Turn
 
 router = RouterRecipe("broadcast")
@@ -55,6 +65,7 @@ async def _draft(turn: Turn) -> tuple[Audience, dict[str, str], str | None]:
 
 
 @router.message(Command("broadcast"), coordinator)
+@router.message(is_menu(MENU_BROADCAST), coordinator)
 async def start(message: Message, turn: Turn) -> None:
     await turn.state.set_state(Broadcasting.audience)
     await turn.state.set_data({})
@@ -153,18 +164,25 @@ async def content_received(message: Message, turn: Turn) -> None:
     photo = message.photo[-1].file_id if message.photo else None
     text = (message.caption if photo else message.text) or ""
     texts = {"": text} if text else {}
-    broadcasts.check_content(texts, photo)
+    broadcasts.check_content(texts, photo, _heading_room(turn))
     await turn.state.update_data(texts=texts, photo=photo)
     await turn.state.set_state(Broadcasting.review)
     await ask_review(turn)
 
 
-async def _show_as_sent(turn: Turn, text: str, photo: str | None) -> None:
-    """The announcement exactly as a recipient's chat will show it."""
+def _heading_room(turn: Turn) -> int:
+    """Room every announcement leaves for its heading, in the longest language."""
+    return heading_room(turn.settings.programme_name, get_i18n(), SHIPPED_LOCALES)
+
+
+async def _show_as_sent(turn: Turn, text: str, photo: str | None, code: str) -> None:
+    """The announcement exactly as a recipient's chat will show it, heading included
+    (bot/notice_texts.py renders the same at send time)."""
+    heading = announcement_heading(turn.settings.programme_name, code, get_i18n())
     if photo:
-        await turn.photo(photo, caption=text or None)
+        await turn.photo(photo, caption=with_heading(heading, text, photo=True))
     else:
-        await turn.say(text)
+        await turn.say(with_heading(heading, text, photo=False))
 
 
 @prompt(Broadcasting.review)
@@ -172,13 +190,13 @@ async def ask_review(turn: Turn) -> None:
     audience, texts, photo = await _draft(turn)
     count = await broadcasts.count_audience(turn.session, audience)
     await turn.say(_("Preview: this is what recipients will see."))
-    await _show_as_sent(turn, texts.get("", ""), photo)
+    await _show_as_sent(turn, texts.get("", ""), photo, locale())
     for code, text in texts.items():
         if code:
             await turn.say(
                 _("Version for readers of {language}:").format(language=LANGUAGE_NAMES[code])
             )
-            await _show_as_sent(turn, text, photo)
+            await _show_as_sent(turn, text, photo, code)
     builder = InlineKeyboardBuilder()
     builder.button(text=_("📤 Send now"), callback_data=BroadcastCb(action="send"))
     builder.button(text=_("🕒 Schedule"), callback_data=BroadcastCb(action="schedule"))
@@ -226,7 +244,7 @@ async def version_received(message: Message, turn: Turn) -> None:
     _audience, texts, photo = await _draft(turn)
     code = (await turn.state.get_data()).get("version", "")
     texts[code] = message.text or ""
-    broadcasts.check_content(texts, photo)
+    broadcasts.check_content(texts, photo, _heading_room(turn))
     await turn.state.update_data(texts=texts)
     await turn.state.set_state(Broadcasting.review)
     await ask_review(turn)
@@ -257,10 +275,10 @@ async def ask_when_pressed(callback: CallbackQuery, turn: Turn) -> None:
 
 @prompt(Broadcasting.when)
 async def ask_when(turn: Turn) -> None:
+    tz = turn.settings.tz
     await turn.say(
-        _(
-            "When should it go out? Type the date and time in the programme's time "
-            "zone, for example 2026-12-01 09:00."
+        _("When should it go out? Type the date and time in {zone}, for example {example}.").format(
+            zone=zone_name(tz, locale()), example=schedule_example(utcnow(), tz)
         ),
         _cancel_markup(),
     )
@@ -284,10 +302,10 @@ async def when_received(
     # The job must find the row when it fires; missed here, the 30 s resync adds it.
     turn.after_commit(partial(scheduler.schedule_broadcast, broadcast.id, when))
     await turn.say(
-        _("🕒 Announcement #{id} is scheduled for {when} ({tz}), to {label}.").format(
+        _("🕒 Announcement #{id} is scheduled for {when}, {zone}, to {label}.").format(
             id=broadcast.id,
-            when=format_datetime(when, locale(), settings.tz),
-            tz=settings.timezone,
+            when=format_schedule(when, locale(), settings.tz),
+            zone=zone_name(settings.tz, locale()),
             label=await audience_label(turn, audience),
         ),
         _control_markup(broadcast),
@@ -343,6 +361,7 @@ def progress_view(broadcast: Broadcast, done: Progress) -> tuple[str, InlineKeyb
 
 
 @router.message(Command("broadcasts"), coordinator)
+@router.message(is_menu(MENU_BROADCASTS), coordinator)
 async def list_active(message: Message, turn: Turn, settings: Settings) -> None:
     rows = await broadcasts.active(turn.session)
     if not rows:
@@ -354,7 +373,7 @@ async def list_active(message: Message, turn: Turn, settings: Settings) -> None:
             text = _("🕒 #{id} to {label}, scheduled for {when}.").format(
                 id=broadcast.id,
                 label=label,
-                when=format_datetime(broadcast.scheduled_at, locale(), settings.tz),
+                when=format_schedule(broadcast.scheduled_at, locale(), settings.tz),
             )
         else:
             done = await broadcasts.progress(turn.session, broadcast)

@@ -7,6 +7,7 @@ from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.types import ChatMemberUpdated, Message
 from aiogram.utils.i18n import gettext as _
 
+from bot.config import Settings
 from bot.models import Role
 from bot.outbox import mark_blocked
 from bot.services.users import may_reapply
@@ -16,7 +17,7 @@ from handlers import keyboards as kb
 from handlers.prompts import ask_current
 from handlers.registration import begin_registration
 from handlers.routing import RouterRecipe
-from handlers.texts import MENU_HELP, help_text, is_menu
+from handlers.texts import MENU_HELP, coordinator_greeting, help_text, is_menu
 from handlers.turn import Turn
 
 router = RouterRecipe("common")
@@ -43,7 +44,7 @@ async def show_menu(turn: Turn, text: str | None = None) -> None:
                 company=user.company or ""
             )
         else:
-            text = _("You are a coordinator. Send /help to see what you can do.")
+            text = coordinator_greeting()
     await turn.say(text, kb.main_menu(user))
 
 
@@ -92,8 +93,11 @@ async def unknown_village_link(turn: Turn) -> None:
 
 @router.message(Command("help"))
 @router.message(is_menu(MENU_HELP))
-async def show_help(message: Message, turn: Turn) -> None:
-    await turn.say(help_text(turn.user), kb.main_menu(turn.user) if turn.user.registered else None)
+async def show_help(message: Message, turn: Turn, settings: Settings) -> None:
+    await turn.say(
+        help_text(turn.user, settings.programme_name),
+        kb.main_menu(turn.user) if turn.user.registered else None,
+    )
     await ask_current(turn)
 
 

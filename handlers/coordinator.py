@@ -33,9 +33,13 @@ from handlers.prompts import prompt
 from handlers.routing import RouterRecipe
 from handlers.states import Coordinating
 from handlers.texts import (
+    MENU_APPROVE,
+    MENU_AUDIT,
+    MENU_VILLAGES,
     audit_page,
     domain_problem,
     is_answer,
+    is_menu,
     merchant_card,
     village_link_caption,
     village_list,
@@ -57,6 +61,7 @@ def _with_note(card: str, note: str) -> str:
 
 
 @router.message(Command("approve"), CoordinatorOnly())
+@router.message(is_menu(MENU_APPROVE), CoordinatorOnly())
 async def list_pending(message: Message, turn: Turn, settings: Settings) -> None:
     await turn.state.clear()
     merchants = await coordination.pending_merchants(turn.session)
@@ -196,6 +201,7 @@ async def send_village_qr(turn: Turn, village: Village) -> None:
 
 
 @router.message(Command("villages"), CoordinatorOnly())
+@router.message(is_menu(MENU_VILLAGES), CoordinatorOnly())
 async def list_villages(message: Message, turn: Turn) -> None:
     await turn.state.clear()
     await show_villages(turn)
@@ -414,6 +420,7 @@ async def _show_audit(turn: Turn, settings: Settings, before: int | None) -> Non
 
 
 @router.message(Command("audit"), CoordinatorOnly())
+@router.message(is_menu(MENU_AUDIT), CoordinatorOnly())
 async def show_audit(message: Message, turn: Turn, settings: Settings) -> None:
     await turn.state.clear()
     await _show_audit(turn, settings, None)

@@ -25,6 +25,7 @@ from handlers.callbacks import (
     VillageCb,
 )
 from handlers.texts import (
+    COORDINATOR_MENU,
     LANGUAGE_NAMES,
     MENU_HELP,
     MENU_PROFILE,
@@ -43,6 +44,9 @@ def main_menu(user: User) -> ReplyKeyboardMarkup:
         builder.button(text=menu_label(MENU_REPORT))
         builder.button(text=menu_label(MENU_REPORTS))
         builder.button(text=menu_label(MENU_PROFILE))
+    if user.role == Role.COORDINATOR:
+        for label in COORDINATOR_MENU:
+            builder.button(text=menu_label(label))
     builder.button(text=menu_label(MENU_HELP))
     builder.adjust(2)
     return builder.as_markup(resize_keyboard=True, is_persistent=True)

@@ -7,6 +7,7 @@ from aiogram.types import CallbackQuery, Message, ReplyKeyboardRemove
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
+from bot.contact import shared_contact
 from bot.models import Role
 from bot.services import users, villages
 from bot.services.errors import DomainError
@@ -15,7 +16,7 @@ from handlers.callbacks import LangCb, RoleCb, VillageCb
 from handlers.prompts import ask_current, prompt
 from handlers.routing import RouterRecipe
 from handlers.states import Registration
-from handlers.texts import LANGUAGE_NAMES, is_answer
+from handlers.texts import LANGUAGE_NAMES, coordinator_greeting, is_answer
 from handlers.turn import Turn
 
 router = RouterRecipe("registration")
@@ -38,9 +39,7 @@ async def begin_registration(turn: Turn, village_id: int | None = None) -> None:
         await turn.state.set_state(Registration.merchant_company)
     elif turn.user.role == Role.COORDINATOR:
         await turn.state.clear()
-        await turn.say(
-            _("You are a coordinator. Send /help to see what you can do."), kb.main_menu(turn.user)
-        )
+        await turn.say(coordinator_greeting(), kb.main_menu(turn.user))
         return
     else:
         await turn.state.set_state(Registration.role)
@@ -94,8 +93,8 @@ async def ask_village(turn: Turn) -> None:
 async def ask_contact(turn: Turn) -> None:
     await turn.say(
         _(
-            "How can the cooperative reach you? Type a phone number or WeChat ID, or "
-            "share your number with the button below."
+            "How can the cooperative reach you? Type a phone number or an e-mail address, "
+            "or share your Telegram contact with the button below."
         ),
         kb.share_contact(),
     )
@@ -200,7 +199,16 @@ async def merchant_company(message: Message, turn: Turn) -> None:
 @router.message(Registration.merchant_contact, F.contact)
 @router.message(Registration.merchant_contact, is_answer)
 async def merchant_contact(message: Message, turn: Turn) -> None:
-    contact = message.contact.phone_number if message.contact else (message.text or "")
+    """A typed phone number or e-mail address, or the merchant's own shared contact; anything
+    else is refused with the reason (bot/contact.py) and asked again."""
+    if message.contact:
+        assert message.from_user is not None
+        shared = shared_contact(
+            message.from_user.id, message.contact.user_id, message.contact.phone_number
+        )
+        contact = shared.value
+    else:
+        contact = message.text or ""
     data = await turn.state.get_data()
     user = await users.register_merchant(
         turn.session, turn.user, company=data.get("company", ""), contact=contact

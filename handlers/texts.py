@@ -26,6 +26,7 @@ from bot.models import (
     AuditEntry,
     AuditVia,
     HarvestReport,
+    MerchantStatus,
     Product,
     ReportStatus,
     Role,
@@ -57,6 +58,13 @@ MENU_REPORTS = N_("📋 My reports")
 MENU_PROFILE = N_("👤 Profile")
 MENU_HELP = N_("❓ Help")
 MENU_LABELS = (MENU_REPORT, MENU_REPORTS, MENU_PROFILE, MENU_HELP)
+# The coordinator's menu: each button does what its command does.
+MENU_BROADCAST = N_("📣 Announcement")
+MENU_BROADCASTS = N_("🗓 Announcements")
+MENU_APPROVE = N_("🏢 Approve merchants")
+MENU_VILLAGES = N_("🏘 Villages")
+MENU_AUDIT = N_("📜 Audit log")
+COORDINATOR_MENU = (MENU_BROADCAST, MENU_BROADCASTS, MENU_APPROVE, MENU_VILLAGES, MENU_AUDIT)
 
 
 def menu_label(msgid: str) -> str:
@@ -68,7 +76,7 @@ def is_answer(message: Message) -> bool:
     text = message.text
     if not text or text.startswith("/"):
         return False
-    return not any(text in all_locales(label) for label in MENU_LABELS)
+    return not any(text in all_locales(label) for label in (*MENU_LABELS, *COORDINATOR_MENU))
 
 
 def share_phone_help() -> str:
@@ -76,11 +84,13 @@ def share_phone_help() -> str:
     return _("Please do not type the number: tap the button “📱 Share my phone number” below.")
 
 
-def is_menu(msgid: str) -> Callable[[Message], bool]:
-    """A filter matching a menu button's label in any shipped language."""
+def is_menu(*msgids: str) -> Callable[[Message], bool]:
+    """A filter matching a menu button's label (any of these) in any shipped language."""
 
     def check(message: Message) -> bool:
-        return message.text is not None and message.text in all_locales(msgid)
+        return message.text is not None and any(
+            message.text in all_locales(msgid) for msgid in msgids
+        )
 
     return check
 
@@ -237,8 +247,20 @@ def domain_problem(exc: DomainError) -> str:
             "That is someone else's contact. Please share your own number with the button "
             "below, so buyers and the cooperative can reach you."
         ),
+        "contact_empty": _(
+            "Please type a phone number or an e-mail address, or share your Telegram contact "
+            "with the button below."
+        ),
+        "contact_phone_length": _(
+            "A phone number has {low} to {high} digits. Please check the number and type it again."
+        ),
+        "contact_email_invalid": _(
+            "That e-mail address is not complete: it should look like name@example.com."
+        ),
         "contact_invalid": _(
-            "Please type a phone number or WeChat ID (at most {limit} characters)."
+            "The cooperative cannot reach you with that: it is neither a phone number nor an "
+            "e-mail address. Type one of them, or share your Telegram contact with the button "
+            "below."
         ),
         "village_unknown": _("That village is not in the programme any more. Please choose again."),
         "unreadable": _("I could not read a percentage there."),
@@ -290,7 +312,8 @@ def domain_problem(exc: DomainError) -> str:
     return template.format_map(values)
 
 
-def help_text(user: User) -> str:
+def help_text(user: User, programme: str) -> str:
+    """What this user can do now: it depends on the role and, for a merchant, the status."""
     if user.role == Role.FARMER and user.registered:
         return _(
             "farmgate helps you sell your coffee together with your neighbours.\n\n"
@@ -305,29 +328,47 @@ def help_text(user: User) -> str:
             "corrected details; a coordinator will check it again.\n\n"
             "/language changes the language, /cancel stops any question."
         )
+    if user.role == Role.MERCHANT and user.merchant_status == MerchantStatus.APPROVED:
+        return _(
+            "You are an approved merchant of {programme} ({company}).\n\n"
+            "Coffee pooled from many farmers will be offered to you here, in this chat: we "
+            "will message you when lots are open for bids. The programme's announcements "
+            "arrive here too.\n\n"
+            "/language changes the language."
+        ).format(programme=programme, company=user.company or "—")
     if user.role == Role.MERCHANT and user.registered:
         return _(
-            "farmgate lets you buy coffee pooled from many farmers.\n\n"
-            "A coordinator checks every merchant before they can bid; we will message you "
-            "when you are approved.\n\n"
-            "/language changes the language, /cancel stops any question."
-        )
+            "Your registration ({company}) is waiting for a coordinator's approval. There is "
+            "nothing more to do now: we will message you here when it is approved, and then "
+            "you can bid on coffee pooled from many farmers.\n\n"
+            "/language changes the language."
+        ).format(company=user.company or "—")
     if user.role == Role.COORDINATOR:
         return _(
-            "You are a coordinator of this programme.\n\n"
-            "/broadcast: send an announcement to everyone or to a group.\n"
-            "/broadcasts: scheduled and running announcements.\n"
-            "/approve: merchants waiting for approval.\n"
-            "/villages: villages, their registration links and QR codes; add or rename one.\n"
+            "You are a coordinator of {programme}. Your tools are in the menu below:\n\n"
+            "📣 Announcement (/broadcast): send an announcement to everyone or to a group.\n"
+            "🗓 Announcements (/broadcasts): scheduled and running announcements.\n"
+            "🏢 Approve merchants (/approve): merchants waiting for approval.\n"
+            "🏘 Villages (/villages): villages, their registration links and QR codes; add or "
+            "rename one.\n"
+            "📜 Audit log (/audit): the latest coordinator actions, who did what and when.\n\n"
             "/promote: make a user a coordinator, for example /promote 123456789.\n"
             "/demote: take the coordinator role back, for example /demote 123456789.\n"
-            "/audit: the latest coordinator actions, who did what and when.\n\n"
             "/language changes the language, /cancel stops any question."
-        )
-    return _("Welcome to farmgate! Send /start to register as a farmer or a merchant.")
+        ).format(programme=programme)
+    return _("Welcome to {programme}! Send /start to register as a farmer or a merchant.").format(
+        programme=programme
+    )
 
 
 # Coordinator tools
+
+
+def coordinator_greeting() -> str:
+    return _(
+        "You are a coordinator. Your tools are in the menu below: announcements, merchants "
+        "waiting for approval, villages and the audit log. ❓ Help explains each one."
+    )
 
 
 def merchant_card(merchant: User, settings: Settings) -> str:

@@ -31,6 +31,7 @@ from aiogram.types import CallbackQuery, InlineKeyboardMarkup, InputFile, Messag
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.config import Settings
 from bot.models import User
 from bot.replies import Hook, OnSent, Replies, Reply
 
@@ -47,6 +48,7 @@ class Turn:
     user: User
     session: AsyncSession
     replies: Replies
+    settings: Settings
     _asking: bool = False
     _edited: set[int] = field(default_factory=set)
 
@@ -157,7 +159,9 @@ class TurnMiddleware(BaseMiddleware):
         chat_id = chat.id if chat else from_user.id if from_user else None
         if user is None or state is None or chat_id is None:
             return await handler(event, data)
-        turn = Turn(data["bot"], chat_id, state, user, data["session"], data["replies"])
+        turn = Turn(
+            data["bot"], chat_id, state, user, data["session"], data["replies"], data["settings"]
+        )
         data["turn"] = turn
         result = await handler(event, data)
         await turn.finish()

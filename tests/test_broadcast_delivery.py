@@ -144,7 +144,9 @@ async def test_claimed_notices_of_a_cancelled_broadcast_are_not_sent(
         got = await emulator.user(99).receive(timeout=10)
     finally:
         await dispatcher.stop()
-    assert [m.text for m in emulator.user(500).messages] == ["Market closed"]
+    assert [m.text for m in emulator.user(500).messages] == [
+        "📣 Announcement from farmgate\n\nMarket closed"
+    ]
     assert len(emulator.sent_log) == 2  # the one in flight, and the report
     assert got.text == (
         f"⏹ Announcement #{broadcast.id} was cancelled: 1 of 5 sent before it stopped, "

@@ -632,7 +632,7 @@ async def test_sandbox_control_api_drives_users_over_http() -> None:
                 await emu.user(1001).receive()
                 async with http.get(url) as resp:
                     assert "'start:v_abc'" in await resp.text()
-                async with http.post(url, json={"press": "nothing to press"}) as resp:
+                async with http.post(url, json={"press": "nothing to press", "wait": 0}) as resp:
                     assert resp.status == 400
                 async with http.get(f"{emu.base_url}/_emu") as resp:
                     assert (await resp.json())["chats"]["1001"]["bot_messages"] == 1
@@ -647,3 +647,102 @@ async def test_settle_needs_the_bot_to_take_the_updates(emu: BotApiEmulator) -> 
     with pytest.raises(AssertionError, match=r"not settled .* within 0\.2s"):
         await chat.settle(quiet=0.01, timeout=0.2)
     assert chat.update_ids == [1] and emu.pending_updates == 1
+
+
+def menu_dispatcher() -> Dispatcher:
+    """/menu shows a reply keyboard in the user's language (a request_contact button too) and
+    an inline button; texts and contacts are echoed."""
+    dp = Dispatcher()
+    labels = {"zh": ("📦 上报收成", "📱 分享手机号"), "en": ("📦 Report harvest", "📱 Share phone")}
+
+    @dp.message(F.text == "/menu")
+    async def menu(message: Message) -> None:
+        assert message.from_user is not None
+        report, share = labels[message.from_user.language_code or "en"]
+        keyboard = ReplyKeyboardMarkup(
+            keyboard=[
+                [KeyboardButton(text=report)],
+                [KeyboardButton(text=share, request_contact=True)],
+            ]
+        )
+        await message.answer("menu", reply_markup=keyboard)
+        await message.answer(
+            "inline",
+            reply_markup=InlineKeyboardMarkup(
+                inline_keyboard=[[InlineKeyboardButton(text="OK", callback_data="ok")]]
+            ),
+        )
+
+    @dp.message(F.contact)
+    async def contact(message: Message) -> None:
+        assert message.contact is not None
+        await message.answer(f"contact:{message.contact.phone_number}:{message.contact.user_id}")
+
+    @dp.message(F.text)
+    async def echo(message: Message) -> None:
+        await message.answer(f"text:{message.text}")
+
+    @dp.callback_query(F.data == "ok")
+    async def ok(callback: CallbackQuery) -> None:
+        await callback.answer()
+        assert isinstance(callback.message, Message)
+        await callback.message.answer("pressed OK")
+
+    return dp
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("lang", ["zh", "en"])
+async def test_sandbox_press_works_on_reply_keyboard_buttons_and_errors_are_one_line(
+    lang: str,
+) -> None:
+    """Over HTTP, as the README's sandbox sessions do: "press" on a reply-keyboard button sends
+    its text (or the user's own contact), on an inline button presses it; a press that cannot
+    be done is one readable line of plain text, not the whole chat in \\u escapes."""
+    report, share = {"zh": ("📦 上报收成", "分享"), "en": ("📦 Report harvest", "Share")}[lang]
+    async with BotApiEmulator(control_api=True, auto_register=True) as emu:
+        session = AiohttpSession(api=TelegramAPIServer.from_base(emu.base_url))
+        sandbox_bot = Bot(TOKEN, session=session)
+        try:
+            async with (
+                polling(emu, menu_dispatcher(), sandbox_bot),
+                aiohttp.ClientSession() as http,
+            ):
+                url = f"{emu.base_url}/_emu/users/1002"
+                chat = emu.user(1002)
+
+                async def post(body: dict[str, object]) -> aiohttp.ClientResponse:
+                    async with http.post(url, json=body) as resp:
+                        await resp.read()
+                        return resp
+
+                assert (await post({"text": "/menu", "language_code": lang})).status == 200
+                # At once, as pasted: the press waits until the bot has shown the button.
+                assert (await post({"press": report})).status == 200
+                await chat.receive_until(lambda m: m.text == "inline")
+                assert (await chat.receive()).text == f"text:{report}"
+                assert (await post({"press": share})).status == 200  # part of the label
+                assert (await chat.receive()).text == f"contact:{chat.phone}:1002"
+                await post({"press": share, "phone": "+8613900000001"})
+                assert (await chat.receive()).text == "contact:+8613900000001:1002"
+                assert (await post({"press": "OK"})).status == 200  # inline buttons still work
+                assert (await chat.receive()).text == "pressed OK"
+
+                async with http.post(url, json={"press": "不存在 missing", "wait": 0.1}) as resp:
+                    assert resp.status == 400
+                    assert resp.content_type == "text/plain" and resp.charset == "utf-8"
+                    line = await resp.text()
+                assert line.count("\n") == 1 and "\\u" not in line, line
+                assert "不存在 missing" in line and f"[{report}]" in line and "[OK]" in line
+                for body, expected in [
+                    ({"wave": 1}, "unknown action"),
+                    ({"press": " "}, "ambiguous"),
+                ]:
+                    async with http.post(url, json=body) as resp:
+                        text = await resp.text()
+                        assert resp.status == 400 and text.count("\n") == 1, text
+                        assert expected in text, text
+                async with http.post(url, data=b"{not json") as resp:
+                    assert resp.status == 400 and "not JSON" in await resp.text()
+        finally:
+            await sandbox_bot.session.close()

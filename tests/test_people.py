@@ -284,7 +284,9 @@ async def test_rejected_merchant_applies_again(session: AsyncSession) -> None:
     assert (merchant.merchant_application, users.may_reapply(merchant)) == (1, False)
     await coordination.reject_merchant(session, boss, merchant.id, "No licence")
     assert users.may_reapply(merchant)
-    again = await users.register_merchant(session, merchant, company="Co Ltd", contact="wechat co")
+    again = await users.register_merchant(
+        session, merchant, company="Co Ltd", contact="co@example.com"
+    )
     assert (again.merchant_status, again.merchant_application, again.company) == (
         MerchantStatus.PENDING,
         2,
@@ -294,7 +296,7 @@ async def test_rejected_merchant_applies_again(session: AsyncSession) -> None:
     await coordination.reject_merchant(session, boss, merchant.id, "Still no licence")
     notices = await _notices(session, merchant)
     assert [n.payload["reason"] for n in notices] == ["No licence", "Still no licence"]
-    await users.register_merchant(session, merchant, company="Co Ltd", contact="wechat co")
+    await users.register_merchant(session, merchant, company="Co Ltd", contact="co@example.com")
     await coordination.approve_merchant(session, boss, merchant.id)
     assert not users.may_reapply(merchant)
     assert await _reasons(

@@ -67,7 +67,7 @@ async def test_farmer_registration_cleans_input(
 async def test_merchant_waits_for_approval(session: AsyncSession) -> None:
     user = await users.ensure_user(session, 7)
     merchant = await users.register_merchant(
-        session, user, company="Baoshan Coffee Co.", contact="wechat: bscoffee"
+        session, user, company="Baoshan Coffee Co.", contact="sales@bscoffee.cn"
     )
     assert merchant.role == Role.MERCHANT
     assert merchant.merchant_status == MerchantStatus.PENDING
@@ -114,7 +114,7 @@ async def test_incomplete_draft_is_refused(session: AsyncSession, villages: list
         await harvests.submit_report(session, farmer, _draft(process=None))
     assert caught.value.details["field"] == "process"
     merchant = await users.register_merchant(
-        session, await users.ensure_user(session, 5), company="Co", contact="123456"
+        session, await users.ensure_user(session, 5), company="Co", contact="13800000005"
     )
     with pytest.raises(DomainError):
         await harvests.submit_report(session, merchant, _draft())

@@ -19,6 +19,7 @@ from sqlalchemy import ColumnElement, and_, exists, func, or_, select, true, upd
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db import rows_affected
+from bot.limits import TELEGRAM_CAPTION, TELEGRAM_TEXT, utf16_len
 from bot.models import (
     AuditAction,
     Broadcast,
@@ -102,12 +103,16 @@ async def count_audience(session: AsyncSession, audience: Audience) -> int:
     return int(await session.scalar(select(func.count(User.id)).where(audience.condition())) or 0)
 
 
-def check_content(texts: dict[str, str], photo_file_id: str | None) -> None:
-    """A broadcast needs words (a photo's caption counts) within Telegram's limits."""
+def check_content(texts: dict[str, str], photo_file_id: str | None, reserve: int = 0) -> None:
+    """A broadcast needs words (a photo's caption counts) within Telegram's limits, leaving
+    `reserve` for what is sent above them (the heading naming the programme)."""
     if not texts.get("") and not photo_file_id:
         raise DomainError("broadcast_empty")
-    limit = MAX_CAPTION if photo_file_id else MAX_TEXT
-    if any(len(text) > limit for text in texts.values()):
+    if photo_file_id:
+        limit = min(MAX_CAPTION, TELEGRAM_CAPTION - reserve)
+    else:
+        limit = min(MAX_TEXT, TELEGRAM_TEXT - reserve)
+    if any(utf16_len(text) > limit for text in texts.values()):
         raise DomainError("broadcast_too_long", limit=limit)
 
 

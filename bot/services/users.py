@@ -8,6 +8,7 @@ from collections.abc import Collection
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.contact import parse_contact
 from bot.models import CoordinatorVia, MerchantStatus, Role, User, utcnow
 from bot.services.access import CONFIGURATION
 from bot.services.coordination import make_coordinator
@@ -109,11 +110,8 @@ async def register_merchant(
         raise DomainError("already_coordinator")
     if user.role == Role.MERCHANT and user.merchant_status == MerchantStatus.APPROVED:
         raise DomainError("merchant_approved_already")
-    contact = " ".join(contact.split())
-    if not contact or len(contact) > MAX_CONTACT:
-        raise DomainError("contact_invalid", limit=MAX_CONTACT)
     user.company = clean_name(company, MAX_CONTACT)
-    user.contact = contact
+    user.contact = parse_contact(contact).value
     if user.role != Role.MERCHANT or user.merchant_status != MerchantStatus.PENDING:
         user.merchant_application += 1
     user.role = Role.MERCHANT

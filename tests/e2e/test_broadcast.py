@@ -17,6 +17,9 @@ from tests.conditions import outbox_drained
 from tests.conftest import COORDINATOR_ID, BotRunner
 from tests.emulator import BotApiEmulator, UserChat
 
+EN = "📣 Announcement from farmgate\n\n"  # the heading naming the programme (PROGRAMME_NAME)
+ZH = "📣 来自 farmgate 的公告\n\n"
+
 
 async def _people(
     session: AsyncSession, emulator: BotApiEmulator, villages: list[Village]
@@ -89,22 +92,24 @@ async def test_broadcast_to_a_village_with_a_version_per_language(
     await coordinator.receive_until(lambda m: "send the announcement" in m.text)
     await coordinator.send("Collection day is Sunday 9:00 at the school.")
     assert (await coordinator.receive()).text == "Preview: this is what recipients will see."
-    assert (await coordinator.receive()).text == "Collection day is Sunday 9:00 at the school."
+    assert (await coordinator.receive()).text == EN + "Collection day is Sunday 9:00 at the school."
     review = await coordinator.receive()
     assert "farmers of Conggang, 3 people" in review.text
     await coordinator.press("➕ Version in 中文")
     await coordinator.receive()
     await coordinator.send("周日上午9点在学校收货。")
-    await coordinator.receive_until(lambda m: m.text == "周日上午9点在学校收货。")
+    await coordinator.receive_until(lambda m: m.text == ZH + "周日上午9点在学校收货。")
     await coordinator.receive_until(lambda m: "Send it now" in m.text)
     await coordinator.press("📤 Send now")
     progress = await coordinator.receive_until(lambda m: "nnouncement #" in m.text)
     await coordinator.wait_for(lambda c: "is done" in progress.text, timeout=15)
     assert "3 of 3 sent, 0 blocked the bot, 0 failed" in progress.text
     assert progress.edits >= 1 and not progress.buttons
-    assert (await people["li"].receive()).text == "周日上午9点在学校收货。"
-    assert (await people["wang"].receive()).text == "周日上午9点在学校收货。"
-    assert (await people["ann"].receive()).text == "Collection day is Sunday 9:00 at the school."
+    assert (await people["li"].receive()).text == ZH + "周日上午9点在学校收货。"
+    assert (await people["wang"].receive()).text == ZH + "周日上午9点在学校收货。"
+    assert (
+        await people["ann"].receive()
+    ).text == EN + "Collection day is Sunday 9:00 at the school."
     await outbox_drained(session)
     for outsider in ("bo", "merchant", "pending", "rejected"):
         assert people[outsider].messages == []
@@ -122,12 +127,12 @@ async def test_photo_broadcast_to_merchants(
     await coordinator.send_photo(caption="42 t of Catimor ready")
     await coordinator.receive()
     preview = await coordinator.receive()
-    assert preview.photo and preview.text == "42 t of Catimor ready"
+    assert preview.photo and preview.text == EN + "42 t of Catimor ready"
     await coordinator.receive_until(lambda m: "Send it now" in m.text)
     await coordinator.press("📤 Send now")
     progress = await coordinator.receive_until(lambda m: "nnouncement #" in m.text)
     got = await people["merchant"].receive(timeout=10)
-    assert got.photo and got.text == "42 t of Catimor ready"
+    assert got.photo and got.text == EN + "42 t of Catimor ready"
     await coordinator.wait_for(lambda c: "is done" in progress.text, timeout=10)
     assert "1 of 1 sent" in progress.text  # the pending and the rejected merchant got nothing
     assert people["pending"].messages == [] and people["rejected"].messages == []
@@ -198,9 +203,9 @@ async def test_a_scheduled_broadcast_fires_after_a_restart(
     await running_bot.stop()
     await running_bot.start()
     got = await people["bo"].receive(timeout=15)
-    assert got.text == "Prices go up tomorrow"
-    for name in ("li", "wang", "ann"):
-        assert (await people[name].receive(timeout=10)).text == "Prices go up tomorrow"
+    assert got.text == EN + "Prices go up tomorrow"
+    for name, heading in (("li", ZH), ("wang", ZH), ("ann", EN)):
+        assert (await people[name].receive(timeout=10)).text == heading + "Prices go up tomorrow"
     # A scheduled broadcast has no progress message: its final report comes as a notice.
     report = await coordinator.receive_until(lambda m: "公告 #1" in m.text, timeout=15)
     assert report.text == "✅ 公告 #1 发送完毕：已发送 4/4，0 人屏蔽了机器人，0 条失败。"

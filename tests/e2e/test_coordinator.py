@@ -26,7 +26,7 @@ PROMOTE_QUESTION = "Whom do you want to make a coordinator?"
 
 
 async def register_merchant(
-    chat: UserChat, company: str, contact: str = "wechat bs_coffee"
+    chat: UserChat, company: str, contact: str = "sales@bscoffee.cn"
 ) -> None:
     """An English-speaking merchant registers and waits for approval."""
     await chat.send("/start")
@@ -36,7 +36,7 @@ async def register_merchant(
     await chat.press("🏢 I buy coffee")
     await chat.receive_until(lambda m: "company" in m.text)
     await chat.send(company)
-    await chat.receive_until(lambda m: "WeChat" in m.text)
+    await chat.receive_until(lambda m: "e-mail" in m.text)
     await chat.send(contact)
     await chat.receive_until(lambda m: "waiting for a coordinator's approval" in m.text)
 
@@ -100,7 +100,7 @@ async def test_coordinator_approves_a_merchant_once(
     emulator: BotApiEmulator, running_bot: BotRunner, session: AsyncSession
 ) -> None:
     merchant = emulator.user(201, language_code="en")
-    await register_merchant(merchant, "Baoshan Coffee Trading", "wechat bs_coffee")
+    await register_merchant(merchant, "Baoshan Coffee Trading", "sales@bscoffee.cn")
     await running_bot.idle(merchant)
     registered_at = (await _user(session, 201)).registered_at
     assert registered_at is not None
@@ -109,7 +109,7 @@ async def test_coordinator_approves_a_merchant_once(
     (stale,) = await _pending_cards(coordinator, 1)
     (card,) = await _pending_cards(coordinator, 1)
     assert card.text == (
-        "🏢 Baoshan Coffee Trading\nContact: wechat bs_coffee\nRegistered: "
+        "🏢 Baoshan Coffee Trading\nContact: sales@bscoffee.cn\nRegistered: "
         + format_date(registered_at, "en", running_bot.settings.tz)
     )
     assert card.buttons == ["✅ Approve", "✖ Reject"]

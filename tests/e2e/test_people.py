@@ -83,7 +83,7 @@ async def test_rejected_merchant_applies_again(
     await merchant.press(WORDS[lang]["language"])
     await merchant.receive_until(lambda m: bool(m.buttons))
     await merchant.press(WORDS[lang]["merchant"])
-    await _apply(merchant, t, "Baoshan Trading", "wechat bs1")
+    await _apply(merchant, t, "Baoshan Trading", "bs1@baoshan-trading.cn")
     coordinator = emulator.user(COORDINATOR_ID, language_code="en")
     await _reject(coordinator, "Baoshan Trading", "No business licence")
 

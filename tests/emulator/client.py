@@ -14,12 +14,35 @@ from .signals import Notifier
 if TYPE_CHECKING:
     from .server import BotApiEmulator
 
-__all__ = ["Notifier", "UserChat"]
+__all__ = ["ButtonNotFound", "Notifier", "UserChat"]
 
 JSON = dict[str, Any]
 T = TypeVar("T")
 
 _TRANSCRIPT_LIMIT = 300
+BAOSHAN = (25.11, 99.16)  # where a request_location button says the user is
+
+
+class ButtonNotFound(AssertionError):
+    """No button (or more than one) has the label a user pressed; the message is one line."""
+
+
+class AmbiguousButton(ButtonNotFound):
+    """Several buttons contain the label: waiting would not help."""
+
+
+def _one(labels: list[str], text: str, exact: bool) -> str | None:
+    """The label that is ``text`` (exact) or the only one containing it; None if none."""
+    if exact:
+        return text if text in labels else None
+    partial = [label for label in labels if text in label]
+    if len(partial) > 1:
+        raise AmbiguousButton(f"button text {text!r} is ambiguous: {partial}")
+    return partial[0] if partial else None
+
+
+def _listed(labels: list[str]) -> str:
+    return " ".join(f"[{label}]" for label in labels) if labels else "(none)"
 
 
 class UserChat:
@@ -362,6 +385,60 @@ class UserChat:
         self._events.append(("press", text, data, target.message_id if target else None, uid))
         self._push("callback_query", query, uid)
         return query_id
+
+    async def tap(self, text: str, *, phone: str | None = None, wait: float = 0) -> str | int:
+        """Press any button the user sees, as in the Telegram app: an inline button of the
+        newest message that has some (returns the callback query id), or a button of the reply
+        keyboard shown (returns the update id): it sends its text, or the user's own contact
+        for a request_contact button (``phone``, default ``self.phone``), or a location.
+
+        An exact label wins over a partial one, an inline button over a reply-keyboard one.
+        Waits up to ``wait`` seconds for such a button to be shown (the bot may still be
+        answering the previous message); then ButtonNotFound, one line saying what is there.
+        """
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                return await self._tap(text, phone)
+            except AmbiguousButton:
+                raise
+            except ButtonNotFound:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise
+                await self._changed.wait(remaining)
+
+    async def _tap(self, text: str, phone: str | None) -> str | int:
+        target = next(
+            (m for m in reversed(self.messages) if m.inline_keyboard and not m.deleted), None
+        )
+        inline = (
+            [b.text for row in target.inline_keyboard for b in row if b.callback_data]
+            if target
+            else []
+        )
+        reply = [b for row in self.keyboard or [] for b in row]
+        for exact in (True, False):
+            found = _one(inline, text, exact)
+            if found is not None:
+                return await self.press(found, message=target)
+            label = _one([b.text for b in reply], text, exact)
+            if label is not None:
+                button = next(b for b in reply if b.text == label)
+                if button.request_contact:
+                    return await self.send_contact(phone or self.phone)
+                if button.request_location:
+                    return await self.send_location(*BAOSHAN)
+                return await self.send(button.text)
+        raise ButtonNotFound(
+            f"no button {text!r} in chat {self.id}: inline buttons of the newest message: "
+            f"{_listed(inline)}; reply keyboard: {_listed([b.text for b in reply])}"
+        )
+
+    @property
+    def phone(self) -> str:
+        """The number Telegram shares for this user's request_contact button."""
+        return f"+86138{self.id % 10**8:08d}"
 
     def _press_target(self, message: BotMessage | int | None, force: bool) -> BotMessage | None:
         if isinstance(message, BotMessage):

@@ -14,6 +14,7 @@ from aiogram.methods import EditMessageReplyMarkup, SendMessage
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.config import Settings
 from bot.models import User
 from bot.replies import Replies
 from handlers.prompts import prompt
@@ -37,7 +38,7 @@ def _turn(open_question: int | None = None) -> Turn:
     state = FSMContext(MemoryStorage(), StorageKey(bot_id=1, chat_id=7, user_id=7))
     user = User(id=3, telegram_id=7, question_message_id=open_question)
     session = cast(AsyncSession, None)
-    return Turn(cast(Bot, None), 7, state, user, session, Replies())
+    return Turn(cast(Bot, None), 7, state, user, session, Replies(), Settings(_env_file=None))
 
 
 def _methods(turn: Turn) -> list[Any]:

@@ -130,10 +130,8 @@ async def test_a_pools_reports_oldest_first_and_sliced_whole(
     # Other pools and reports no longer waiting stay out.
     await _report(session, zhao, kg=500, day=0, product="cherry", process=None, grade=None)
     await _report(session, li, kg=500, day=0)
-    await _report(
-        session, li, kg=500, day=0, product="cherry", process=None, grade=None,
-        status=ReportStatus.WITHDRAWN,
-    )  # fmt: skip
+    gone = await _report(session, li, kg=500, day=0, product="cherry", process=None, grade=None)
+    await harvests.withdraw_report(session, li, gone.id)
 
     key = PoolKey(conggang.id, Product.CHERRY, None, None)
     reports = await pool_reports(session, key)

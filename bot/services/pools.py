@@ -54,9 +54,8 @@ def _rank(value: Product | Process | Grade | None) -> tuple[int, int]:
 
 
 def _sort_key(pool: Pool) -> tuple[object, ...]:
-    key = pool.key
-    return (pool.village_name, key.village_id, _rank(key.product), _rank(key.process),
-            _rank(key.grade))  # fmt: skip
+    k = pool.key
+    return (pool.village_name, k.village_id, _rank(k.product), _rank(k.process), _rank(k.grade))
 
 
 async def pools(session: AsyncSession) -> list[Pool]:

@@ -82,8 +82,7 @@ def test_a_report_is_never_split() -> None:
 
 
 def test_farmers_listed_once_in_order_of_entry() -> None:
-    reports = [_report(1, 10, 0, farmer_id=7), _report(2, 10, 1, farmer_id=3),
-               _report(3, 10, 2, farmer_id=7)]  # fmt: skip
+    reports = [_report(1, 10, 0, 7), _report(2, 10, 1, 3), _report(3, 10, 2, 7)]
     assert plan_slices(reports, None)[0].farmer_ids == (7, 3)
 
 

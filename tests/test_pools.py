@@ -130,6 +130,9 @@ async def test_a_pools_reports_oldest_first_and_sliced_whole(
     # Other pools and reports no longer waiting stay out.
     await _report(session, zhao, kg=500, day=0, product="cherry", process=None, grade=None)
     await _report(session, li, kg=500, day=0)
+    await _report(session, li, kg=600, day=0, grade=None)
+    await _report(session, li, kg=700, day=0, process="natural")
+    await _report(session, li, kg=800, day=0, product="green")
     gone = await _report(session, li, kg=500, day=0, product="cherry", process=None, grade=None)
     await harvests.withdraw_report(session, li, gone.id)
 

@@ -180,7 +180,8 @@ def apply_bid(rules: Rules, standing: Standing, bid: Bid) -> Outcome:
 
     The leader pays min(their ceiling, runner-up's ceiling + increment), never below the
     reserve or a price they typed. Equal ceilings: the earlier one, the leader, stays.
-    A leader may raise their own maximum (price unchanged) but never outbid themselves. An
+    A leader may raise their own maximum (the price moves only if a tie had pinned it at the
+    old maximum) but never outbid themselves with a typed price. An
     accepted bid in the last minutes extends the close; a refused one leaves it alone."""
     close = standing.close
     if close is not None:
@@ -232,6 +233,8 @@ def replay(
 
 
 class PriceProblem(enum.StrEnum):
+    """Why a typed price was refused; each becomes a question, never a guess."""
+
     EMPTY = "empty"
     UNREADABLE = "unreadable"
     UNKNOWN_UNIT = "unknown_unit"

@@ -292,6 +292,35 @@ def test_replay_invariants(bids: list[Bid]) -> None:
         previous = s
 
 
+@given(bid_lists())
+def test_typed_bids_follow_check_bid(bids: list[Bid]) -> None:
+    """One rule: a typed price without a maximum is refused in replay exactly when check_bid
+    refuses it."""
+    standing = Standing()
+    for bid in bids:
+        outcome = apply_bid(RULES, standing, bid)
+        if bid.maximum is None:
+            assert bid.price is not None
+            leads = standing.leader == bid.merchant
+            checked = check_bid(RULES, bid.price, standing.price, leads)
+            assert outcome.refused == (checked if isinstance(checked, Refused) else None)
+        standing = outcome.standing
+
+
+@given(bid_lists(), st.integers(0, 30))
+def test_replay_close_only_moves_later(bids: list[Bid], close_s: int) -> None:
+    previous = at(close_s)
+    _, outcomes = replay(RULES, bids, close=previous)
+    for bid, outcome in zip(bids, outcomes, strict=True):
+        close = outcome.standing.close
+        assert close is not None and close >= previous
+        if bid.at >= previous:
+            assert outcome.refused == Refused(Refusal.CLOSED)
+        elif outcome.refused is None:
+            assert close - bid.at >= RULES.extension
+        previous = close
+
+
 @given(bid_lists(proxy_only=True))
 def test_proxy_price_is_second_highest_plus_increment(bids: list[Bid]) -> None:
     standing, outcomes = replay(RULES, bids)

@@ -7,7 +7,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 from babel.numbers import format_currency
-from hypothesis import assume, given
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from bot.auction import (
@@ -456,6 +456,7 @@ def test_parse_price_never_crashes(text: str) -> None:
     assert 0 < fen <= MAX_FEN_PER_KG
 
 
+@settings(deadline=None)  # Babel loads its locale data on the first example, slow under load
 @given(st.integers(1, MAX_FEN_PER_KG))
 def test_formatted_prices_round_trip(fen: int) -> None:
     plain = format_price(fen)

@@ -55,7 +55,10 @@ def noisy(draw: st.DrawFn, label: str) -> str:
             out.append(draw(st.sampled_from([" ", "  ", "\u3000"])))
         if draw(st.integers(0, 9)) == 0:
             out.append(draw(EMOJI))
-        out.append(char.upper() if draw(st.booleans()) else char.lower())
+        cased = char.upper() if draw(st.booleans()) else char.lower()
+        # Some letters are another letter in the other case (Turkish dotless ı upper-cases to
+        # I): typed that way it is a different word, not noise.
+        out.append(cased if normalize_label(cased) == normalize_label(char) else char)
     return "".join(out)
 
 

@@ -50,6 +50,14 @@ def format_moisture(tenths: int, locale: str) -> str:
     return format_decimal(Decimal(tenths) / 10, format="#,##0.#", locale=locale) + "%"
 
 
+def format_moisture_range(low_tenths: int, high_tenths: int, locale: str) -> str:
+    """A moisture range, "10.5–12%", or one figure when every report said the same."""
+    if low_tenths == high_tenths:
+        return format_moisture(low_tenths, locale)
+    low = format_decimal(Decimal(low_tenths) / 10, format="#,##0.#", locale=locale)
+    return f"{low}–{format_moisture(high_tenths, locale)}"
+
+
 def format_datetime(moment: datetime, locale: str, tz: ZoneInfo) -> str:
     return _babel_datetime(moment, "short", tzinfo=tz, locale=locale)
 

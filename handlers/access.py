@@ -24,6 +24,7 @@ COORDINATOR_COMMANDS = (
     "promote",
     "demote",
     "audit",
+    "pools",
 )
 # Callback prefixes of coordinator buttons (the CallbackData prefixes in handlers/callbacks.py).
 COORDINATOR_PREFIXES = ("bc", "bcx", "appr", "vadm", "aud")

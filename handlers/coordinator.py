@@ -1,5 +1,5 @@
 """Coordinator tools in chat: approving merchants, villages with their registration links and
-QR codes, promoting and demoting coordinators, the audit log. (Announcements are in
+QR codes, promoting and demoting coordinators, the audit log, the pools. (Announcements are in
 handlers/broadcast.py.)
 
 Every handler here carries `CoordinatorOnly()`; handlers/access.py, included before this
@@ -23,7 +23,7 @@ from aiogram.utils.i18n import gettext as _
 from bot.config import Settings
 from bot.formatting import qr_png
 from bot.models import User, Village
-from bot.services import audit, coordination, villages
+from bot.services import audit, coordination, pools, villages
 from bot.services.errors import DomainError
 from handlers import keyboards as kb
 from handlers.access import CoordinatorOnly
@@ -41,6 +41,7 @@ from handlers.texts import (
     is_answer,
     is_menu,
     merchant_card,
+    pool_pages,
     village_link_caption,
     village_list,
 )
@@ -437,3 +438,14 @@ async def older_audit(
             )
         )
     await _show_audit(turn, settings, callback_data.before)
+
+
+# Pools
+
+
+@router.message(Command("pools"), CoordinatorOnly())
+async def show_pools(message: Message, turn: Turn, settings: Settings) -> None:
+    """What could be auctioned now: one line per pool, split over messages when long."""
+    await turn.state.clear()
+    for page in pool_pages(await pools.pools(turn.session), settings):
+        await turn.say(page)

@@ -40,6 +40,7 @@ COORDINATOR_COMMANDS = [
     ("promote", N_("Make a user a coordinator")),
     ("demote", N_("Take the coordinator role from a user")),
     ("audit", N_("Recent coordinator actions")),
+    ("pools", N_("Harvest waiting to be sold, by pool")),
 ]
 
 

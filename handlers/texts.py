@@ -8,7 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from aiogram.types import Message
-from aiogram.utils.i18n import get_i18n
+from aiogram.utils.i18n import get_i18n, ngettext
 from aiogram.utils.i18n import gettext as _
 from babel.numbers import format_decimal
 
@@ -18,6 +18,7 @@ from bot.formatting import (
     format_date,
     format_datetime,
     format_moisture,
+    format_moisture_range,
     format_quantity,
 )
 from bot.i18n import N_
@@ -37,6 +38,7 @@ from bot.quantity import Problem, QuantityRejected
 from bot.services import harvests
 from bot.services.errors import DomainError
 from bot.services.harvests import HarvestDraft
+from bot.services.pools import Pool
 from bot.services.users import may_reapply
 
 LANGUAGE_NAMES = {"zh": "中文", "en": "English"}
@@ -485,3 +487,64 @@ def audit_page(entries: list[AuditEntry], settings: Settings) -> tuple[str, int]
         text += "\n\n" + line
         shown += 1
     return text, shown
+
+
+# Pools
+
+
+def pool_block(pool: Pool, settings: Settings) -> str:
+    """One pool in one line, the facts a price depends on: "Conggang · Parchment, Washed,
+    grade A — 1,250 kg from 23 farmers (31 reports), moisture 10.5–12%, oldest …"."""
+    loc = locale()
+    key = pool.key
+    kind = product_label(key.product.value)
+    if key.process is not None:
+        kind = _("{product}, {process}").format(
+            product=kind, process=process_label(key.process.value)
+        )
+    grade = (
+        _("grade {grade}").format(grade=key.grade.value) if key.grade is not None else _("ungraded")
+    )
+    if pool.moisture_min_tenths is None or pool.moisture_max_tenths is None:
+        moisture = _("no moisture given")
+    else:
+        moisture = _("moisture {range}").format(
+            range=format_moisture_range(pool.moisture_min_tenths, pool.moisture_max_tenths, loc)
+        )
+    farmers = ngettext("{count} farmer", "{count} farmers", pool.farmers).format(
+        count=format_decimal(pool.farmers, locale=loc)
+    )
+    reports = ngettext("{count} report", "{count} reports", pool.reports).format(
+        count=format_decimal(pool.reports, locale=loc)
+    )
+    return _(
+        "{village} · {kind}, {grade} — {quantity} from {farmers} ({reports}), {moisture}, "
+        "oldest {date}"
+    ).format(
+        village=pool.village_name,
+        kind=kind,
+        grade=grade,
+        quantity=format_quantity(pool.grams, loc, _),
+        farmers=farmers,
+        reports=reports,
+        moisture=moisture,
+        date=format_date(pool.oldest_at, loc, settings.tz),
+    )
+
+
+def pool_pages(pools: list[Pool], settings: Settings) -> list[str]:
+    """Every pool, in as few messages as Telegram's length limit allows (a heading first)."""
+    if not pools:
+        return [_("No harvest is waiting to be pooled yet.")]
+    pages = [
+        _("Harvest waiting to be sold, by pool ({count}):").format(
+            count=format_decimal(len(pools), locale=locale())
+        )
+    ]
+    for pool in pools:
+        block = pool_block(pool, settings)
+        if len(pages[-1]) + 2 + len(block) > MAX_MESSAGE:
+            pages.append(block)
+        else:
+            pages[-1] += "\n\n" + block
+    return pages

@@ -50,11 +50,20 @@ def test_catalog_is_complete(locale: str) -> None:
     po_path = REPO_ROOT / "locales" / locale / "LC_MESSAGES" / "messages.po"
     with po_path.open("rb") as handle:
         catalog = read_po(handle)
-    translated = {
-        m.id: m.string
-        for m in catalog
-        if isinstance(m.id, str) and isinstance(m.string, str) and m.id and not m.fuzzy
-    }
+    translated: dict[str, str] = {}
+    for m in catalog:
+        if not m.id or m.fuzzy:
+            continue
+        # A plural entry (ngettext) is translated when each of its forms is; each msgid form
+        # is checked against the translation's matching form (Chinese has one).
+        ids = [str(i) for i in m.id] if isinstance(m.id, (tuple, list)) else [m.id]
+        forms = (
+            [str(f or "") for f in m.string]
+            if isinstance(m.string, (tuple, list))
+            else [m.string or ""]
+        )
+        for n, msgid in enumerate(ids):
+            translated[msgid] = forms[min(n, len(forms) - 1)] if all(forms) else ""
     missing = sorted(msgid for msgid in extracted_msgids() if not translated.get(msgid))
     assert not missing, f"{locale}: msgids without a translation: {missing}"
     wrong = sorted(

@@ -432,6 +432,7 @@ async def test_coordinator_tools_refuse_farmers_and_merchants(
         "/promote 501",
         "/demote 9000",
         "/audit",
+        "/pools",
         "/broadcast",
         "/broadcasts",
     ]

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -81,13 +81,15 @@ W = TypeVar("W")
 class GroupCommit(Generic[W]):
     """Outcomes that come back while a transaction is being written go together in the next
     one: each is written as soon as the one before lets it, and with sends in flight the
-    database commits a few dozen times a second instead of once per message."""
+    database commits a few dozen times a second instead of once per message. `write_group`
+    writes one group in one transaction and says, per outcome, whether its claim was held."""
 
-    def __init__(self) -> None:
+    def __init__(self, write_group: Callable[[list[W]], Awaitable[list[bool]]]) -> None:
+        self._write_group = write_group
         self._waiting: list[tuple[W, asyncio.Future[bool]]] = []
         self._flushing: asyncio.Task[None] | None = None
 
-    async def _submit(self, work: W) -> bool:
+    async def submit(self, work: W) -> bool:
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._waiting.append((work, future))
         if self._flushing is None or self._flushing.done():
@@ -109,24 +111,21 @@ class GroupCommit(Generic[W]):
                 if not future.done():
                     future.set_result(held)
 
-    async def _write_group(self, group: list[W]) -> list[bool]:
-        raise NotImplementedError
-
-    async def _flushed(self) -> None:
+    async def flushed(self) -> None:
         if self._flushing is not None:
             await self._flushing
 
 
-class PostgresWriter(GroupCommit[Any]):
+class PostgresWriter:
     """Records an outcome as one statement (the notice's UPDATE in a WITH, the user's after
     it), on a connection kept for it, outcomes that return together in one transaction: no
     pool checkout per message, and one commit for many (1,000/s drains: 364/s with a
     transaction of two UPDATEs per message, 670/s with one autocommit statement each)."""
 
     def __init__(self, engine: AsyncEngine) -> None:
-        super().__init__()
         self.engine = engine
         self._conn: AsyncConnection | None = None
+        self._group: GroupCommit[Any] = GroupCommit(self._write_group)
 
     async def record(
         self, held: Held, values: dict[str, Any], user_id: int, user_next: datetime | None
@@ -143,7 +142,7 @@ class PostgresWriter(GroupCommit[Any]):
                 .values(next_notice_at=user_next, updated_at=utcnow())
                 .add_cte(written)
             )
-        return await self._submit(statement)
+        return await self._group.submit(statement)
 
     async def _write_group(self, group: list[Any]) -> list[bool]:
         for attempt in (1, 2):
@@ -167,11 +166,11 @@ class PostgresWriter(GroupCommit[Any]):
                 await conn.close()
 
     async def close(self) -> None:
-        await self._flushed()
+        await self._group.flushed()
         await self._close_connection()
 
 
-class SqliteWriter(GroupCommit[Statements]):
+class SqliteWriter:
     """Records outcomes through a sqlite3 connection of its own, on a thread of its own.
 
     The same UPDATEs as EngineWriter in one thread hop instead of the ten or so of an
@@ -184,8 +183,8 @@ class SqliteWriter(GroupCommit[Statements]):
     """
 
     def __init__(self, path: str, dialect: Dialect) -> None:
-        super().__init__()
         self.path = path
+        self._group: GroupCommit[Statements] = GroupCommit(self._write_group)
         self._sync_engine: Engine | None = None  # SQLAlchemy over the same connection
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="notice-writer")
         self._conn: sqlite3.Connection | None = None  # only used on the executor's thread
@@ -288,10 +287,10 @@ class SqliteWriter(GroupCommit[Statements]):
             statements.append(
                 self._statement("users", {"next_notice_at": user_next}, {"id": user_id})
             )
-        return await self._submit(statements)
+        return await self._group.submit(statements)
 
     async def close(self) -> None:
-        await self._flushed()
+        await self._group.flushed()
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(self._executor, self._close)
         self._executor.shutdown(wait=False)

@@ -2,7 +2,36 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.models import User
 from tests.emulator import BotMessage, UserChat
+
+if TYPE_CHECKING:
+    from tests.conftest import BotRunner
+
+Tr = Callable[[str], str]
+
+
+def translator(runner: BotRunner, lang: str) -> Tr:
+    """The running bot's own translation, to compare what a user sees with the catalogs."""
+    assert runner.app is not None
+    i18n = runner.app.i18n
+    return lambda msgid: i18n.gettext(msgid, locale=lang)
+
+
+async def stored_user(session: AsyncSession, telegram_id: int) -> User:
+    """The user as the bot committed them (read afresh, transaction ended)."""
+    session.expire_all()
+    user = await session.scalar(select(User).where(User.telegram_id == telegram_id))
+    await session.commit()
+    assert user is not None
+    return user
+
 
 ZH = {
     "language": "中文",

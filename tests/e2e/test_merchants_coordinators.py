@@ -5,46 +5,29 @@ speaks, and coordinators have a menu of their tools."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.models import MerchantStatus, User, Village
+from bot.models import MerchantStatus, Village
 from bot.services import users
 from tests.conditions import outbox_drained
 from tests.conftest import COORDINATOR_ID, BotRunner
-from tests.e2e.flows import WORDS, register_farmer
+from tests.e2e.flows import WORDS, Tr, register_farmer, stored_user, translator
 from tests.emulator import BotApiEmulator, UserChat
 
 PROGRAMME = "Baoshan Coffee"
 LANGS = pytest.mark.parametrize("lang", ["zh", "en"])
 FARMER_MENU = ["📦 Report harvest", "📋 My reports", "👤 Profile", "❓ Help"]
-Tr = Callable[[str], str]
 
 
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
     """The shared settings with a programme name of its own (PROGRAMME_NAME)."""
     return settings.model_copy(update={"programme_name": PROGRAMME})
-
-
-def _translator(runner: BotRunner, lang: str) -> Tr:
-    assert runner.app is not None
-    i18n = runner.app.i18n
-    return lambda msgid: i18n.gettext(msgid, locale=lang)
-
-
-async def _stored(session: AsyncSession, telegram_id: int) -> User:
-    session.expire_all()
-    user = await session.scalar(select(User).where(User.telegram_id == telegram_id))
-    await session.commit()
-    assert user is not None
-    return user
 
 
 async def _coordinator(emulator: BotApiEmulator, lang: str) -> UserChat:
@@ -85,7 +68,7 @@ WAITING = (
 async def test_a_merchant_contact_is_a_phone_an_address_or_their_own_telegram_contact(
     emulator: BotApiEmulator, running_bot: BotRunner, session: AsyncSession, lang: str
 ) -> None:
-    t = _translator(running_bot, lang)
+    t = translator(running_bot, lang)
     merchant = emulator.user(701, language_code=lang)
     await _to_contact_question(merchant, t, lang, "Baoshan Trading")
     refusals = [
@@ -119,7 +102,7 @@ async def test_a_merchant_contact_is_a_phone_an_address_or_their_own_telegram_co
     assert (await merchant.receive()).text == t(CONTACT_QUESTION)
     await merchant.send(" Sales@BSCoffee.CN ")
     await merchant.receive_until(lambda m: m.text == t(WAITING).format(company="Baoshan Trading"))
-    assert (await _stored(session, 701)).contact == "Sales@bscoffee.cn"
+    assert (await stored_user(session, 701)).contact == "Sales@bscoffee.cn"
 
     # The button: the merchant's own number, as Telegram shares it.
     sharer = emulator.user(702, language_code=lang)
@@ -133,7 +116,7 @@ async def test_a_merchant_contact_is_a_phone_an_address_or_their_own_telegram_co
     cards = [await coordinator.receive() for _ in range(3)][1:]
     assert "Sales@bscoffee.cn" in cards[0].text and "+8613800000702" in cards[1].text
     await running_bot.idle(merchant, sharer, coordinator)
-    assert (await _stored(session, 702)).contact == "+8613800000702"
+    assert (await stored_user(session, 702)).contact == "+8613800000702"
 
 
 # /help for every role and status
@@ -147,7 +130,7 @@ async def test_help_says_what_each_user_can_do_now(
     session: AsyncSession,
     lang: str,
 ) -> None:
-    t = _translator(running_bot, lang)
+    t = translator(running_bot, lang)
     for telegram_id, status in (
         (711, MerchantStatus.PENDING),
         (712, MerchantStatus.APPROVED),
@@ -236,7 +219,7 @@ async def test_scheduling_names_the_zone_and_confirms_in_the_format_asked_for(
     settings: Settings,
     lang: str,
 ) -> None:
-    t = _translator(running_bot, lang)
+    t = translator(running_bot, lang)
     tz = ZoneInfo(settings.timezone)
     farmer = await users.ensure_user(session, 720)
     await users.register_farmer(
@@ -281,7 +264,7 @@ async def test_announcements_are_headed_with_the_programme_in_the_readers_langua
     session: AsyncSession,
     lang: str,
 ) -> None:
-    t = _translator(running_bot, lang)
+    t = translator(running_bot, lang)
     readers = {"zh": 731, "en": 732}
     for code, telegram_id in readers.items():
         user = await users.ensure_user(session, telegram_id)
@@ -292,7 +275,7 @@ async def test_announcements_are_headed_with_the_programme_in_the_readers_langua
     await session.commit()
     chats = {code: emulator.user(tid, language_code=code) for code, tid in readers.items()}
     headings = {
-        code: _translator(running_bot, code)("📣 Announcement from {programme}").format(
+        code: translator(running_bot, code)("📣 Announcement from {programme}").format(
             programme=PROGRAMME
         )
         for code in readers
@@ -353,7 +336,7 @@ async def test_a_new_coordinator_has_a_menu_of_their_tools(
     villages: list[Village],
     lang: str,
 ) -> None:
-    t = _translator(running_bot, lang)
+    t = translator(running_bot, lang)
     coordinator = emulator.user(COORDINATOR_ID, language_code=lang)
     await coordinator.send("/start")
     await coordinator.receive_until(lambda m: bool(m.buttons))

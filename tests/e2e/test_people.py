@@ -18,24 +18,8 @@ from bot.services.access import OPERATOR
 from handlers.callbacks import AuditCb
 from tests.conditions import eventually
 from tests.conftest import COORDINATOR_ID, BotRunner
-from tests.e2e.flows import WORDS, register_farmer
+from tests.e2e.flows import WORDS, Tr, register_farmer, stored_user, translator
 from tests.emulator import BotApiEmulator, UserChat
-
-Tr = Callable[[str], str]
-
-
-def _translator(runner: BotRunner, lang: str) -> Tr:
-    assert runner.app is not None
-    i18n = runner.app.i18n
-    return lambda msgid: i18n.gettext(msgid, locale=lang)
-
-
-async def _stored(session: AsyncSession, telegram_id: int) -> User:
-    session.expire_all()
-    user = await session.scalar(select(User).where(User.telegram_id == telegram_id))
-    await session.commit()
-    assert user is not None
-    return user
 
 
 async def _stored_when(
@@ -44,10 +28,10 @@ async def _stored_when(
     """The stored user once `check` holds; AssertionError if it never does."""
 
     async def holds() -> bool:
-        return check(await _stored(session, telegram_id))
+        return check(await stored_user(session, telegram_id))
 
     await eventually(holds, f"user {telegram_id} stored as expected")
-    return await _stored(session, telegram_id)
+    return await stored_user(session, telegram_id)
 
 
 async def _apply(chat: UserChat, t: Tr, company: str, contact: str) -> None:
@@ -76,7 +60,7 @@ async def _reject(coordinator: UserChat, company: str, reason: str) -> None:
 async def test_rejected_merchant_applies_again(
     emulator: BotApiEmulator, running_bot: BotRunner, session: AsyncSession, lang: str
 ) -> None:
-    t = _translator(running_bot, lang)
+    t = translator(running_bot, lang)
     merchant = emulator.user(601, language_code=lang)
     await merchant.send("/start")
     await merchant.receive_until(lambda m: bool(m.buttons))
@@ -134,7 +118,7 @@ async def test_rejected_merchant_applies_again(
     await merchant.receive_until(lambda m: m.text == t("What is the name of your company?"))
     await merchant.send("/cancel")
     assert (await merchant.receive()).text == t("Cancelled. Nothing was saved.")
-    assert (await _stored(session, 601)).merchant_status == MerchantStatus.REJECTED, "unchanged"
+    assert (await stored_user(session, 601)).merchant_status == MerchantStatus.REJECTED, "unchanged"
 
 
 def _menu(emulator: BotApiEmulator, chat_id: int, lang: str | None = "en") -> set[str]:
@@ -168,7 +152,7 @@ async def test_demote_in_chat(
     await farmer.receive_until(
         lambda m: m.text.startswith("You are no longer a coordinator"), timeout=10
     )
-    assert (await _stored(session, 611)).role == Role.FARMER
+    assert (await stored_user(session, 611)).role == Role.FARMER
     await farmer.send("Mangshi")  # no longer a village name: their coordinator dialogue ended
     assert "did not understand" in (await farmer.receive()).text, farmer.transcript()
     await farmer.send("/approve")
@@ -226,7 +210,7 @@ async def test_leaving_coordinator_ids_takes_the_role_away_at_the_next_start(
         await runner.start()
         assert _menu(emulator, 621) == set()
         assert {"demote"} <= _menu(emulator, 622), "promoted in chat: kept"
-        told = _translator(runner, "zh")(  # no language chosen: the programme's default
+        told = translator(runner, "zh")(  # no language chosen: the programme's default
             "You are no longer a coordinator of this programme. Send /start to see your menu."
         )
         await configured.receive_until(lambda m: m.text == told, timeout=10)
@@ -234,8 +218,8 @@ async def test_leaving_coordinator_ids_takes_the_role_away_at_the_next_start(
         assert "Choose your language" in (await configured.receive()).text, "registration"
         await configured.send("/approve")
         assert (await configured.receive()).text == "Sorry, only coordinators can do that."
-        assert (await _stored(session, 621)).role is None
-        assert (await _stored(session, 622)).role == Role.COORDINATOR
+        assert (await stored_user(session, 621)).role is None
+        assert (await stored_user(session, 622)).role == Role.COORDINATOR
     finally:
         await runner.stop()
 
@@ -248,7 +232,7 @@ async def test_audit_shows_who_did_what_and_when(
     session: AsyncSession,
     lang: str,
 ) -> None:
-    t = _translator(running_bot, lang)
+    t = translator(running_bot, lang)
     coordinator = emulator.user(COORDINATOR_ID, language_code=lang)
     await coordinator.send("/start")
     await coordinator.receive()

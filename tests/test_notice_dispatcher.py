@@ -4,12 +4,11 @@ de-duplication, claims left by dead processes, and several dispatchers on one ou
 
 from __future__ import annotations
 
-import asyncio
 import bisect
 import itertools
 import os
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -28,6 +27,7 @@ from bot.i18n import make_i18n
 from bot.models import Notice, NoticeStatus, User, utcnow
 from bot.notice_dispatcher import DispatcherOptions, NoticeDispatcher
 from bot.notices.liveness import host_tag, worker_alive
+from tests.conditions import eventually
 from tests.conftest import TOKEN
 from tests.emulator import BotApiEmulator
 
@@ -102,15 +102,6 @@ async def dispatching(
     finally:
         await dispatcher.stop()
         await bot.session.close()
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], within: float = 10.0) -> None:
-    """Poll the database until check() holds (AssertionError after `within` seconds)."""
-    for _ in range(int(within / 0.05)):
-        if await check():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"not within {within} s")
 
 
 def sent_texts(emulator: BotApiEmulator, telegram_id: int) -> list[str]:
@@ -246,7 +237,7 @@ async def test_an_outcome_is_not_recorded_under_a_lost_claim(
         async def claimed() -> bool:
             return (await notices(sessions))[0].claimed_by == dispatcher.worker_id
 
-        await eventually(claimed, within=5)
+        await eventually(claimed, "the notice claimed", timeout=5)
         # What release_claims and another worker's claim would write, while the send is out.
         values: dict[str, Any] = {
             "status": NoticeStatus.CLAIMED,
@@ -312,7 +303,7 @@ async def test_403_marks_the_user_blocked_and_drops_their_notices(
         async def dropped() -> bool:
             return (await status_counts(sessions))["dropped"] == 3
 
-        await eventually(dropped, within=5)
+        await eventually(dropped, "the notices dropped", timeout=5)
     assert (await status_counts(sessions)) == {"dropped": 3, "sent": 1}
     # One attempt, then no more sends to that chat.
     assert len([c for c in emulator.calls if c.chat_id == users[blocked]]) == 1
@@ -337,7 +328,7 @@ async def test_other_400_is_recorded_as_failed_with_the_reason(
         async def failed() -> bool:
             return (await status_counts(sessions))["failed"] == 1
 
-        await eventually(failed, within=5)
+        await eventually(failed, "the notice failed", timeout=5)
     rows = await notices(sessions)
     assert [n.status for n in rows] == [NoticeStatus.SENT, NoticeStatus.FAILED, NoticeStatus.SENT]
     assert rows[1].last_error == "Bad Request: message is too long"
@@ -359,7 +350,7 @@ async def test_network_errors_and_5xx_are_retried_then_delivered(
         async def settled() -> bool:
             return (await status_counts(sessions)) == {"sent": 2, "pending": 1}
 
-        await eventually(settled, within=10)
+        await eventually(settled, "the notices settled", timeout=10)
     assert [c.status for c in emulator.calls if c.chat_id == flaky_5xx] == [500, 500, 200]
     assert [c.status for c in emulator.calls if c.chat_id == dropped] == [0, 200]
     assert [c.status for c in emulator.calls if c.chat_id == down] == [502, 502, 502]

@@ -3,7 +3,6 @@ restart, cancelling; recipients get the announcement in their own language."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -13,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import Settings
 from bot.models import Broadcast, BroadcastStatus, MerchantStatus, Notice, NoticeStatus, Village
 from bot.services import users
-from tests.conditions import outbox_drained
+from tests.conditions import eventually, outbox_drained
 from tests.conftest import COORDINATOR_ID, BotRunner
 from tests.emulator import BotApiEmulator, UserChat
 
@@ -310,12 +309,7 @@ async def test_progress_message_deleted_or_author_blocked(
                 and row.progress_message_id is None
             )
 
-        for _ in range(300):
-            if await finished():
-                break
-            await asyncio.sleep(0.05)
-        else:
-            raise AssertionError("the second broadcast never finished")
+        await eventually(finished, "the second broadcast finished", timeout=15)
         refused = [
             call
             for call in emulator.calls_to("editMessageText")

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
@@ -47,6 +48,25 @@ class Settings(BaseSettings):
     notice_max_in_flight: int = Field(default=200, ge=1, le=1000)
     notice_retention_days: int = Field(default=30, ge=1)
     update_retention_days: int = Field(default=2, ge=1)
+    # The market (issue 8; docs/market.md). Prices are CNY per kg as typed, e.g. "22.00".
+    auction_reserves: dict[str, Decimal] = Field(
+        default_factory=lambda: {
+            "cherry": Decimal("5.00"),
+            "parchment": Decimal("22.00"),
+            "green": Decimal("32.00"),
+        }
+    )
+    auction_increments: Annotated[tuple[Decimal, ...], NoDecode] = (
+        Decimal("0.10"),
+        Decimal("0.20"),
+        Decimal("0.50"),
+    )
+    auction_hours: Annotated[tuple[int, ...], NoDecode] = (24, 48, 72)
+    lot_sizes_kg: Annotated[tuple[int, ...], NoDecode] = (1000, 5000)
+    soft_close_minutes: int = Field(default=3, ge=0, le=60)
+    closing_soon_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    bid_confirm_above_percent: int = Field(default=20, ge=1, le=1000)
+    acceptance_hours: int = Field(default=24, ge=1, le=24 * 14)
 
     @field_validator("coordinator_ids", mode="before")
     @classmethod
@@ -61,6 +81,31 @@ class Settings(BaseSettings):
                 ) from None
         if isinstance(value, int):
             return frozenset({value})
+        return value
+
+    @field_validator("auction_increments", "auction_hours", "lot_sizes_kg", mode="before")
+    @classmethod
+    def _split_list(cls, value: object) -> object:
+        """ "0.10,0.20,0.50" in the environment; each must be positive."""
+        if isinstance(value, str):
+            value = tuple(p for p in re.split(r"[,\s]+", value.strip()) if p)
+        return value
+
+    @field_validator("auction_increments", "auction_hours", "lot_sizes_kg")
+    @classmethod
+    def _positive(cls, value: tuple[Any, ...]) -> tuple[Any, ...]:
+        if not value or any(v <= 0 for v in value):
+            raise ValueError("must be one or more positive numbers separated by commas")
+        return value
+
+    @field_validator("auction_reserves")
+    @classmethod
+    def _reserves(cls, value: dict[str, Decimal]) -> dict[str, Decimal]:
+        for product, price in value.items():
+            if product not in {"cherry", "parchment", "green"} or price <= 0:
+                raise ValueError(
+                    'AUCTION_RESERVES is JSON like {"cherry": "5.00", "parchment": "22.00"}'
+                )
         return value
 
     @field_validator("timezone")

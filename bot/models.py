@@ -204,6 +204,87 @@ class HarvestReport(Base):
     village: Mapped[Village] = relationship(lazy="joined")
 
 
+class LotStatus(enum.StrEnum):
+    OPEN = "open"  # bidding until closes_at
+    AWAITING = "awaiting"  # bidding over, the sale waits for a coordinator's Accept / Reject
+    SOLD = "sold"
+    UNSOLD = "unsold"  # no valid bid: the reports went back to the pool
+    REJECTED = "rejected"  # the coordinator rejected the sale, or did not answer in time
+    CANCELLED = "cancelled"
+
+
+class Lot(Base):
+    """What is auctioned: whole harvest reports of one pool (lot_reports), and its standing.
+
+    The standing (leader, price, the leader's proxy ceiling and the best other ceiling) is kept
+    on the row, so a bid reads and writes one row under its lock; bids are the history."""
+
+    __tablename__ = "lots"
+    __table_args__ = (Index("ix_lots_status_closes", "status", "closes_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    village_id: Mapped[int] = mapped_column(ForeignKey("villages.id"))
+    product: Mapped[Product] = mapped_column(_enum(Product, "product"))
+    process: Mapped[Process | None] = mapped_column(_enum(Process, "process"))
+    grade: Mapped[Grade | None] = mapped_column(_enum(Grade, "grade"))
+    grams: Mapped[int] = mapped_column(BigInteger)
+    farmers: Mapped[int] = mapped_column(Integer)
+    moisture_min_tenths: Mapped[int | None] = mapped_column(Integer)
+    moisture_max_tenths: Mapped[int | None] = mapped_column(Integer)
+    reserve_fen: Mapped[int] = mapped_column(Integer)  # fen per kg, like every price here
+    increment_fen: Mapped[int] = mapped_column(Integer)
+    extension_s: Mapped[int] = mapped_column(Integer)  # soft close
+    confirm_before_sale: Mapped[bool] = mapped_column(Boolean, default=False)
+    accept_below_fen: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[LotStatus] = mapped_column(
+        _enum(LotStatus, "lot_status"), default=LotStatus.OPEN
+    )
+    opens_at: Mapped[datetime] = mapped_column(default=utcnow)
+    closes_at: Mapped[datetime] = mapped_column()
+    closing_soon_sent: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    leader_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    leading_fen: Mapped[int | None] = mapped_column(Integer)
+    leader_ceiling_fen: Mapped[int | None] = mapped_column(Integer)
+    runner_up_fen: Mapped[int | None] = mapped_column(Integer)
+    bids: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    acceptance_due_at: Mapped[datetime | None] = mapped_column()
+    closed_at: Mapped[datetime | None] = mapped_column()
+    created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
+
+
+class LotReport(Base):
+    """A harvest report in a lot, whole. Kept when the lot ends unsold or cancelled, so a
+    lot's farmers can be told and its history read; the report's status says where it is now."""
+
+    __tablename__ = "lot_reports"
+
+    lot_id: Mapped[int] = mapped_column(ForeignKey("lots.id"), primary_key=True)
+    report_id: Mapped[int] = mapped_column(
+        ForeignKey("harvest_reports.id"), primary_key=True, index=True
+    )
+    farmer_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    grams: Mapped[int] = mapped_column(BigInteger)
+
+
+class LotBid(Base):
+    """An accepted bid, in commit order (id). `price_fen` is a typed price, `maximum_fen` a
+    proxy maximum; `leading_fen` and `leader_id` are the lot's standing right after it."""
+
+    __tablename__ = "bids"
+    __table_args__ = (Index("ix_bids_merchant_lot", "merchant_id", "lot_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    lot_id: Mapped[int] = mapped_column(ForeignKey("lots.id"), index=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    price_fen: Mapped[int | None] = mapped_column(Integer)
+    maximum_fen: Mapped[int | None] = mapped_column(Integer)
+    leading_fen: Mapped[int] = mapped_column(Integer)
+    leader_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    placed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class DialogueState(Base):
     """aiogram FSM state and data, one row per storage key."""
 
@@ -301,6 +382,11 @@ class AuditAction(enum.StrEnum):
     CANCEL = "cancel"
     VILLAGE_ADD = "village_add"
     VILLAGE_RENAME = "village_rename"
+    LOT_OPEN = "lot_open"
+    LOT_CLOSE = "lot_close"  # closed early
+    LOT_CANCEL = "lot_cancel"
+    SALE_ACCEPT = "sale_accept"
+    SALE_REJECT = "sale_reject"
 
 
 class AuditVia(enum.StrEnum):

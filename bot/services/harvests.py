@@ -21,7 +21,7 @@ from bot.models import (
 from bot.quantity import GRAMS_PER_UNIT, MAX_GRAMS, MIN_GRAMS
 from bot.services.errors import DomainError
 
-WITHDRAWABLE = frozenset({ReportStatus.SUBMITTED, ReportStatus.POOLED})
+WITHDRAWABLE = frozenset({ReportStatus.SUBMITTED})  # a report in a lot is being sold
 
 
 def needs_process(product: Product) -> bool:

@@ -1,0 +1,681 @@
+"""Lots: opening auctions on pools, closing them, the seller's acceptance, cancelling.
+
+A lot is whole harvest reports of one pool (bot/lots.py plans them). While a report is in a
+lot its status is POOLED; it goes back to the pool (SUBMITTED) when the lot ends without a
+sale, and becomes SOLD with the lot. Every ending tells the people concerned through the outbox
+in the same transaction. Closing is decided under the lot's row lock (FOR UPDATE on PostgreSQL;
+SQLite transactions take the write lock up front), re-reading the row, so two closers, or a
+closer and a late bid, settle a lot once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import outbox
+from bot.auction import MAX_FEN_PER_KG, lot_value_fen
+from bot.lots import PoolReport, plan_slices
+from bot.models import (
+    AuditAction,
+    HarvestReport,
+    Lot,
+    LotBid,
+    LotReport,
+    LotStatus,
+    MerchantStatus,
+    ReportStatus,
+    Role,
+    User,
+    Village,
+    utcnow,
+)
+from bot.services import audit
+from bot.services.access import Actor, System, require_coordinator
+from bot.services.errors import DomainError
+from bot.services.pools import POOLABLE, PoolKey, pool_reports
+
+ENDED = frozenset({LotStatus.SOLD, LotStatus.UNSOLD, LotStatus.REJECTED, LotStatus.CANCELLED})
+
+
+@dataclass(frozen=True)
+class Terms:
+    """How a lot is auctioned; prices in fen per kg. `accept_below_fen`: a winning price under
+    it waits for a coordinator's acceptance, as does every sale when `confirm_before_sale`."""
+
+    reserve_fen: int
+    increment_fen: int
+    closes_at: datetime
+    extension: timedelta = timedelta(minutes=3)
+    confirm_before_sale: bool = False
+    accept_below_fen: int | None = None
+
+    def check(self, now: datetime) -> None:
+        if not 0 < self.reserve_fen <= MAX_FEN_PER_KG:
+            raise DomainError("bad_reserve")
+        if not 0 < self.increment_fen <= self.reserve_fen:
+            raise DomainError("bad_increment")
+        if self.closes_at <= now:
+            raise DomainError("close_in_past")
+        if self.accept_below_fen is not None and self.accept_below_fen <= 0:
+            raise DomainError("bad_reserve")
+
+
+@dataclass(frozen=True)
+class PlannedFarmer:
+    farmer_id: int
+    name: str
+    grams: int
+    reports: int
+
+
+@dataclass(frozen=True)
+class PlannedLot:
+    """One lot of the summary shown before the coordinator confirms."""
+
+    grams: int
+    report_ids: tuple[int, ...]
+    farmers: tuple[PlannedFarmer, ...]
+
+
+async def plan(
+    session: AsyncSession, actor: Actor, key: PoolKey, target_g: int | None
+) -> list[PlannedLot]:
+    """The lots a pool would make (None: one lot of the whole pool), with their farmers."""
+    await require_coordinator(session, actor)
+    if target_g is not None and target_g <= 0:
+        raise DomainError("bad_lot_size")
+    slices = plan_slices(await pool_reports(session, key), target_g)
+    farmer_ids = {r.farmer_id for s in slices for r in s.reports}
+    names: dict[int, str | None] = {}
+    if farmer_ids:
+        rows = await session.execute(select(User.id, User.name).where(User.id.in_(farmer_ids)))
+        names = {user_id: name for user_id, name in rows}
+    result = []
+    for s in slices:
+        grams: dict[int, int] = {}
+        counts: dict[int, int] = {}
+        for r in s.reports:
+            grams[r.farmer_id] = grams.get(r.farmer_id, 0) + r.grams
+            counts[r.farmer_id] = counts.get(r.farmer_id, 0) + 1
+        farmers = tuple(
+            PlannedFarmer(f, names.get(f) or "", grams[f], counts[f]) for f in s.farmer_ids
+        )
+        result.append(PlannedLot(s.grams, tuple(r.id for r in s.reports), farmers))
+    return result
+
+
+async def open_lots(
+    session: AsyncSession,
+    actor: User,
+    key: PoolKey,
+    target_g: int | None,
+    terms: Terms,
+    expected: Sequence[Sequence[int]] | None = None,
+    now: datetime | None = None,
+) -> list[Lot]:
+    """Open one auction per planned lot. `expected` is the plan the coordinator saw (report ids
+    per lot): if the pool changed since (a report withdrawn, added, or taken by another
+    coordinator's lot) nothing is opened and DomainError("pool_changed") asks them to look again.
+    """
+    now = now or utcnow()
+    await require_coordinator(session, actor)
+    terms.check(now)
+    if target_g is not None and target_g <= 0:
+        raise DomainError("bad_lot_size")
+    reports = await _lock_pool(session, key)
+    slices = plan_slices(reports, target_g)
+    if not slices:
+        raise DomainError("pool_empty")
+    if expected is not None and [list(x) for x in expected] != [
+        [r.id for r in s.reports] for s in slices
+    ]:
+        raise DomainError("pool_changed")
+    moisture = await _moisture(session, [r.id for r in reports])
+    lots = []
+    for s in slices:
+        ids = [r.id for r in s.reports]
+        lo = [m for m in (moisture.get(i) for i in ids) if m is not None]
+        lot = Lot(
+            village_id=key.village_id,
+            product=key.product,
+            process=key.process,
+            grade=key.grade,
+            grams=s.grams,
+            farmers=len(s.farmer_ids),
+            moisture_min_tenths=min(lo) if lo else None,
+            moisture_max_tenths=max(lo) if lo else None,
+            reserve_fen=terms.reserve_fen,
+            increment_fen=terms.increment_fen,
+            extension_s=int(terms.extension.total_seconds()),
+            confirm_before_sale=terms.confirm_before_sale,
+            accept_below_fen=terms.accept_below_fen,
+            status=LotStatus.OPEN,
+            opens_at=now,
+            closes_at=terms.closes_at,
+            created_by=actor.id,
+            bids=0,
+            closing_soon_sent=False,
+        )
+        session.add(lot)
+        await session.flush()
+        session.add_all(
+            LotReport(lot_id=lot.id, report_id=r.id, farmer_id=r.farmer_id, grams=r.grams)
+            for r in s.reports
+        )
+        await session.execute(
+            update(HarvestReport)
+            .where(HarvestReport.id.in_(ids))
+            .values(status=ReportStatus.POOLED, updated_at=now)
+        )
+        payload = _lot_facts(lot) | {"closes_at": lot.closes_at.isoformat()}
+        for farmer_id in s.farmer_ids:
+            grams = sum(r.grams for r in s.reports if r.farmer_id == farmer_id)
+            await outbox.enqueue(
+                session,
+                farmer_id,
+                "lot_opened",
+                payload | {"farmer_grams": grams},
+                f"lot_opened:{lot.id}:{farmer_id}",
+            )
+        await outbox.enqueue_for(
+            session,
+            select(User.id).where(
+                User.role == Role.MERCHANT,
+                User.merchant_status == MerchantStatus.APPROVED,
+                User.blocked.is_(False),
+            ),
+            "new_lot",
+            payload,
+            f"new_lot:{lot.id}:",
+        )
+        await audit.record(
+            session,
+            AuditAction.LOT_OPEN,
+            actor,
+            village_id=key.village_id,
+            details={"lot_id": lot.id, "grams": lot.grams, "reserve_fen": lot.reserve_fen},
+        )
+        lots.append(lot)
+    return lots
+
+
+async def _lock_pool(session: AsyncSession, key: PoolKey) -> list[PoolReport]:
+    """The pool's reports, locked (PostgreSQL) so two coordinators cannot put one report in two
+    lots; on SQLite the transaction already holds the write lock."""
+    r = HarvestReport
+    ids = [p.id for p in await pool_reports(session, key)]
+    if not ids:
+        return []
+    locked = await session.execute(
+        select(r.id, r.farmer_id, r.quantity_g, r.created_at)
+        .where(r.id.in_(ids), r.status == POOLABLE)
+        .with_for_update()
+    )
+    return [PoolReport(*row) for row in locked]
+
+
+async def _moisture(session: AsyncSession, ids: list[int]) -> dict[int, int | None]:
+    if not ids:
+        return {}
+    rows = await session.execute(
+        select(HarvestReport.id, HarvestReport.moisture_tenths).where(HarvestReport.id.in_(ids))
+    )
+    return {report_id: moisture for report_id, moisture in rows}
+
+
+def _lot_facts(lot: Lot) -> dict[str, object]:
+    """What every notice about a lot shows (the renderer words it in the reader's language)."""
+    return {
+        "lot_id": lot.id,
+        "product": lot.product.value,
+        "process": lot.process.value if lot.process else None,
+        "grade": lot.grade.value if lot.grade else None,
+        "grams": lot.grams,
+    }
+
+
+async def locked_lot(session: AsyncSession, lot_id: int) -> Lot:
+    """The lot, read again under its row lock (FOR UPDATE; SQLite holds the write lock), so
+    what was decided by a transaction that just committed is seen."""
+    lot = await session.scalar(
+        select(Lot)
+        .where(Lot.id == lot_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if lot is None:
+        raise DomainError("no_such_lot")
+    return lot
+
+
+# --- Endings ----------------------------------------------------------------------------------
+
+
+async def close_lot(
+    session: AsyncSession, lot_id: int, now: datetime, acceptance: timedelta
+) -> LotStatus | None:
+    """Close a lot whose time has come: sold, unsold, or waiting for acceptance. None when it
+    was not due or another closer got there first (it is closed once)."""
+    lot = await locked_lot(session, lot_id)
+    if lot.status != LotStatus.OPEN or lot.closes_at > now:
+        return None
+    return await _settle(session, lot, now, acceptance)
+
+
+async def close_early(
+    session: AsyncSession,
+    actor: User,
+    lot_id: int,
+    acceptance: timedelta,
+    now: datetime | None = None,
+) -> LotStatus:
+    """A coordinator closes an open lot now; its leading bid (if any) wins as at a close."""
+    now = now or utcnow()
+    await require_coordinator(session, actor)
+    lot = await locked_lot(session, lot_id)
+    if lot.status != LotStatus.OPEN:
+        raise DomainError("lot_not_open", status=lot.status.value)
+    lot.closes_at = now
+    await audit.record(session, AuditAction.LOT_CLOSE, actor, details={"lot_id": lot.id})
+    return await _settle(session, lot, now, acceptance)
+
+
+async def _settle(
+    session: AsyncSession, lot: Lot, now: datetime, acceptance: timedelta
+) -> LotStatus:
+    lot.closed_at = now
+    if lot.leader_id is None or lot.leading_fen is None:
+        lot.status = LotStatus.UNSOLD
+        await _back_to_pool(session, lot, now, "lot_unsold")
+        return lot.status
+    if lot.confirm_before_sale or (
+        lot.accept_below_fen is not None and lot.leading_fen < lot.accept_below_fen
+    ):
+        lot.status = LotStatus.AWAITING
+        lot.acceptance_due_at = now + acceptance
+        facts = _sale_facts(lot) | {"due_at": lot.acceptance_due_at.isoformat()}
+        for coordinator in await _coordinators(session):
+            await outbox.enqueue(
+                session,
+                coordinator,
+                "acceptance_needed",
+                facts,
+                f"acceptance:{lot.id}:{coordinator}",
+            )
+        await outbox.enqueue(
+            session, lot.leader_id, "sale_awaiting", facts, f"sale_awaiting:{lot.id}"
+        )
+        return lot.status
+    await _sell(session, lot, now)
+    return lot.status
+
+
+def _sale_facts(lot: Lot) -> dict[str, object]:
+    assert lot.leading_fen is not None
+    return _lot_facts(lot) | {
+        "price_fen": lot.leading_fen,
+        "total_fen": lot_value_fen(lot.leading_fen, lot.grams),
+    }
+
+
+async def _sell(session: AsyncSession, lot: Lot, now: datetime) -> None:
+    assert lot.leader_id is not None and lot.leading_fen is not None
+    lot.status = LotStatus.SOLD
+    facts = _sale_facts(lot)
+    await session.execute(
+        update(HarvestReport)
+        .where(HarvestReport.id.in_(select(LotReport.report_id).where(LotReport.lot_id == lot.id)))
+        .values(status=ReportStatus.SOLD, updated_at=now)
+    )
+    await outbox.enqueue(session, lot.leader_id, "lot_won", facts, f"lot_won:{lot.id}")
+    for merchant in await _bidders(session, lot.id):
+        if merchant != lot.leader_id:
+            await outbox.enqueue(
+                session, merchant, "lot_lost", facts, f"lot_lost:{lot.id}:{merchant}"
+            )
+    for farmer_id, grams in await _farmer_grams(session, lot.id):
+        await outbox.enqueue(
+            session,
+            farmer_id,
+            "lot_sold",
+            facts | {"farmer_grams": grams, "farmer_fen": lot_value_fen(lot.leading_fen, grams)},
+            f"lot_sold:{lot.id}:{farmer_id}",
+        )
+
+
+async def _back_to_pool(session: AsyncSession, lot: Lot, now: datetime, kind: str) -> None:
+    """The lot's reports return to their pool; each farmer is told why (`kind`)."""
+    await session.execute(
+        update(HarvestReport)
+        .where(
+            HarvestReport.id.in_(select(LotReport.report_id).where(LotReport.lot_id == lot.id)),
+            HarvestReport.status == ReportStatus.POOLED,
+        )
+        .values(status=ReportStatus.SUBMITTED, updated_at=now)
+    )
+    for farmer_id, grams in await _farmer_grams(session, lot.id):
+        await outbox.enqueue(
+            session,
+            farmer_id,
+            kind,
+            _lot_facts(lot) | {"farmer_grams": grams},
+            f"{kind}:{lot.id}:{farmer_id}",
+        )
+
+
+async def cancel(
+    session: AsyncSession, actor: User, lot_id: int, now: datetime | None = None
+) -> Lot:
+    """A coordinator cancels an open lot (or one waiting for acceptance): bids are void, the
+    reports go back to the pool, farmers and bidders are told."""
+    now = now or utcnow()
+    await require_coordinator(session, actor)
+    lot = await locked_lot(session, lot_id)
+    if lot.status not in (LotStatus.OPEN, LotStatus.AWAITING):
+        raise DomainError("lot_not_open", status=lot.status.value)
+    lot.status = LotStatus.CANCELLED
+    lot.closed_at = now
+    lot.decided_by = actor.id
+    await _back_to_pool(session, lot, now, "lot_cancelled")
+    for merchant in await _bidders(session, lot.id):
+        await outbox.enqueue(
+            session, merchant, "bids_void", _lot_facts(lot), f"bids_void:{lot.id}:{merchant}"
+        )
+    await audit.record(session, AuditAction.LOT_CANCEL, actor, details={"lot_id": lot.id})
+    return lot
+
+
+async def decide_sale(
+    session: AsyncSession, actor: Actor, lot_id: int, accept: bool, now: datetime | None = None
+) -> Lot:
+    """A coordinator accepts or rejects the sale of a lot waiting for it; the system rejects
+    it when nobody answered in time (actor System). Decided once: a second answer is refused."""
+    now = now or utcnow()
+    await require_coordinator(session, actor)
+    lot = await locked_lot(session, lot_id)
+    if lot.status != LotStatus.AWAITING:
+        raise DomainError("sale_decided", status=lot.status.value)
+    if not isinstance(actor, System):
+        lot.decided_by = actor.id
+    if accept:
+        await _sell(session, lot, now)
+    else:
+        lot.status = LotStatus.REJECTED
+        facts = _sale_facts(lot) | {"timeout": isinstance(actor, System)}
+        await _back_to_pool(session, lot, now, "lot_unsold")
+        for merchant in await _bidders(session, lot.id):
+            await outbox.enqueue(
+                session, merchant, "sale_rejected", facts, f"sale_rejected:{lot.id}:{merchant}"
+            )
+        if isinstance(actor, System):
+            for coordinator in await _coordinators(session):
+                await outbox.enqueue(
+                    session,
+                    coordinator,
+                    "acceptance_expired",
+                    facts,
+                    f"acceptance_expired:{lot.id}:{coordinator}",
+                )
+    await audit.record(
+        session,
+        AuditAction.SALE_ACCEPT if accept else AuditAction.SALE_REJECT,
+        actor,
+        details={"lot_id": lot.id, "price_fen": lot.leading_fen},
+    )
+    return lot
+
+
+# --- Timed work (the scheduler calls these; every time is read from the database) -----------
+
+
+async def due_closes(session: AsyncSession, now: datetime) -> list[int]:
+    rows = await session.scalars(
+        select(Lot.id).where(Lot.status == LotStatus.OPEN, Lot.closes_at <= now).order_by(Lot.id)
+    )
+    return list(rows)
+
+
+async def due_acceptances(session: AsyncSession, now: datetime) -> list[int]:
+    rows = await session.scalars(
+        select(Lot.id)
+        .where(Lot.status == LotStatus.AWAITING, Lot.acceptance_due_at <= now)
+        .order_by(Lot.id)
+    )
+    return list(rows)
+
+
+async def warn_closing_soon(session: AsyncSession, now: datetime, soon: timedelta) -> int:
+    """Tell everyone who bid on a lot closing within `soon`, once per lot and merchant."""
+    rows = list(
+        await session.scalars(
+            select(Lot)
+            .where(
+                Lot.status == LotStatus.OPEN,
+                Lot.closing_soon_sent.is_(False),
+                Lot.closes_at <= now + soon,
+                Lot.closes_at > now,
+            )
+            .with_for_update(skip_locked=True)
+        )
+    )
+    told = 0
+    for lot in rows:
+        lot.closing_soon_sent = True
+        facts = _lot_facts(lot) | {
+            "closes_at": lot.closes_at.isoformat(),
+            "price_fen": lot.leading_fen,
+        }
+        for merchant in await _bidders(session, lot.id):
+            told += await outbox.enqueue(
+                session, merchant, "closing_soon", facts, f"closing_soon:{lot.id}:{merchant}"
+            )
+    return told
+
+
+async def next_due(session: AsyncSession, soon: timedelta) -> datetime | None:
+    """The earliest moment anything about lots is due: a close, a closing-soon warning, the
+    end of a wait for acceptance. The scheduler sleeps until then (or until told of a change)."""
+    closes = await session.scalar(
+        select(func.min(Lot.closes_at)).where(Lot.status == LotStatus.OPEN)
+    )
+    warns = await session.scalar(
+        select(func.min(Lot.closes_at)).where(
+            Lot.status == LotStatus.OPEN, Lot.closing_soon_sent.is_(False)
+        )
+    )
+    accepts = await session.scalar(
+        select(func.min(Lot.acceptance_due_at)).where(Lot.status == LotStatus.AWAITING)
+    )
+    moments = [m for m in (closes, warns - soon if warns else None, accepts) if m is not None]
+    return min(moments) if moments else None
+
+
+# --- Who is concerned --------------------------------------------------------------------------
+
+
+async def _bidders(session: AsyncSession, lot_id: int) -> list[int]:
+    rows = await session.scalars(
+        select(LotBid.merchant_id).where(LotBid.lot_id == lot_id).distinct()
+    )
+    return sorted(rows)
+
+
+async def _farmer_grams(session: AsyncSession, lot_id: int) -> list[tuple[int, int]]:
+    rows = await session.execute(
+        select(LotReport.farmer_id, func.sum(LotReport.grams))
+        .where(LotReport.lot_id == lot_id)
+        .group_by(LotReport.farmer_id)
+        .order_by(LotReport.farmer_id)
+    )
+    return [(farmer, int(grams)) for farmer, grams in rows]
+
+
+async def _coordinators(session: AsyncSession) -> list[int]:
+    rows = await session.scalars(
+        select(User.id).where(User.role == Role.COORDINATOR, User.blocked.is_(False))
+    )
+    return sorted(rows)
+
+
+# --- Reading ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LotView:
+    """A lot as merchants and coordinators see it: facts, standing, time left."""
+
+    id: int
+    village: str
+    product: str
+    process: str | None
+    grade: str | None
+    grams: int
+    farmers: int
+    moisture_min_tenths: int | None
+    moisture_max_tenths: int | None
+    reserve_fen: int
+    increment_fen: int
+    leading_fen: int | None
+    bids: int
+    closes_at: datetime
+    status: LotStatus
+    confirm_before_sale: bool
+    accept_below_fen: int | None
+    leader_id: int | None  # for the leader's own view and coordinators; never shown to others
+
+    @property
+    def minimum_fen(self) -> int:
+        """The least the next bid may be."""
+        return (
+            self.reserve_fen if self.leading_fen is None else self.leading_fen + self.increment_fen
+        )
+
+
+def _view(lot: Lot, village: str) -> LotView:
+    return LotView(
+        id=lot.id,
+        village=village,
+        product=lot.product.value,
+        process=lot.process.value if lot.process else None,
+        grade=lot.grade.value if lot.grade else None,
+        grams=lot.grams,
+        farmers=lot.farmers,
+        moisture_min_tenths=lot.moisture_min_tenths,
+        moisture_max_tenths=lot.moisture_max_tenths,
+        reserve_fen=lot.reserve_fen,
+        increment_fen=lot.increment_fen,
+        leading_fen=lot.leading_fen,
+        bids=lot.bids,
+        closes_at=lot.closes_at,
+        status=lot.status,
+        confirm_before_sale=lot.confirm_before_sale,
+        accept_below_fen=lot.accept_below_fen,
+        leader_id=lot.leader_id,
+    )
+
+
+@dataclass(frozen=True)
+class LotPage:
+    lots: list[LotView]
+    total: int
+
+
+async def open_lots_page(
+    session: AsyncSession, product: str | None = None, offset: int = 0, limit: int = 5
+) -> LotPage:
+    """Open lots closing soonest first, optionally of one product."""
+    where = [Lot.status == LotStatus.OPEN]
+    if product is not None:
+        where.append(Lot.product == product)
+    total = await session.scalar(select(func.count(Lot.id)).where(and_(*where))) or 0
+    rows = await session.execute(
+        select(Lot, Village.name)
+        .join(Village, Village.id == Lot.village_id)
+        .where(and_(*where))
+        .order_by(Lot.closes_at, Lot.id)
+        .offset(offset)
+        .limit(limit)
+    )
+    return LotPage([_view(lot, name) for lot, name in rows], int(total))
+
+
+async def lot_view(session: AsyncSession, lot_id: int) -> LotView:
+    row = (
+        await session.execute(
+            select(Lot, Village.name)
+            .join(Village, Village.id == Lot.village_id)
+            .where(Lot.id == lot_id)
+        )
+    ).first()
+    if row is None:
+        raise DomainError("no_such_lot")
+    return _view(row[0], row[1])
+
+
+async def lot_photos(session: AsyncSession, lot_id: int) -> list[str]:
+    """The photos farmers attached to the lot's reports, oldest report first."""
+    rows = await session.scalars(
+        select(HarvestReport.photo_file_id)
+        .join(LotReport, LotReport.report_id == HarvestReport.id)
+        .where(LotReport.lot_id == lot_id, HarvestReport.photo_file_id.is_not(None))
+        .order_by(HarvestReport.created_at, HarvestReport.id)
+    )
+    return [p for p in rows if p]
+
+
+@dataclass(frozen=True)
+class BidRow:
+    """One accepted bid for a coordinator: who, when, what, and the standing after it."""
+
+    id: int
+    merchant_id: int
+    merchant: str
+    company: str | None
+    price_fen: int | None
+    maximum_fen: int | None
+    leading_fen: int
+    leader_id: int
+    placed_at: datetime
+
+
+async def lot_bids(session: AsyncSession, actor: Actor, lot_id: int) -> list[BidRow]:
+    """Every accepted bid on a lot in the order it was committed; coordinators only."""
+    await require_coordinator(session, actor)
+    await lot_view(session, lot_id)
+    rows = await session.execute(
+        select(LotBid, User.name, User.company)
+        .join(User, User.id == LotBid.merchant_id)
+        .where(LotBid.lot_id == lot_id)
+        .order_by(LotBid.id)
+    )
+    return [
+        BidRow(
+            b.id,
+            b.merchant_id,
+            name or "",
+            company,
+            b.price_fen,
+            b.maximum_fen,
+            b.leading_fen,
+            b.leader_id,
+            b.placed_at,
+        )
+        for b, name, company in rows
+    ]
+
+
+async def lots_of_coordinators(session: AsyncSession, actor: Actor) -> list[LotView]:
+    """Open lots and lots waiting for acceptance, for a coordinator's /auctions."""
+    await require_coordinator(session, actor)
+    rows = await session.execute(
+        select(Lot, Village.name)
+        .join(Village, Village.id == Lot.village_id)
+        .where(Lot.status.in_([LotStatus.OPEN, LotStatus.AWAITING]))
+        .order_by(Lot.status, Lot.closes_at, Lot.id)
+    )
+    return [_view(lot, name) for lot, name in rows]

@@ -21,7 +21,7 @@ from bot.middlewares import DbSessionMiddleware, UserI18nMiddleware
 from bot.notice_dispatcher import DispatcherOptions, NoticeDispatcher
 from bot.notices.pacing import PacingMiddleware
 from bot.polling import UpdateDispatcher
-from bot.scheduler import Retention, Scheduler
+from bot.scheduler import Market, Retention, Scheduler
 from bot.storage import DestinyKeyBuilder, SqlAlchemyStorage
 
 log = logging.getLogger(__name__)
@@ -99,13 +99,17 @@ def build_app(settings: Settings) -> App:
             chat_interval=settings.notice_chat_interval,
             max_in_flight=settings.notice_max_in_flight,
             programme=settings.programme_name,
+            timezone=settings.timezone,
         ),
         progress_view=handlers.progress_view,
     )
     # Replies take their share of the notices' global rate (Telegram counts them together).
     bot.session.middleware(PacingMiddleware(notices.pacer))
     scheduler = Scheduler(
-        sessionmaker, on_notices=notices.wake, retention=Retention.from_settings(settings)
+        sessionmaker,
+        on_notices=notices.wake,
+        retention=Retention.from_settings(settings),
+        market=Market.from_settings(settings),
     )
     dp.update.outer_middleware(
         DbSessionMiddleware(sessionmaker, settings, i18n, after_commit=notices.wake)

@@ -12,7 +12,7 @@ import segno
 from babel.dates import format_date as _babel_date
 from babel.dates import format_datetime as _babel_datetime
 from babel.dates import get_timezone_name
-from babel.numbers import format_decimal
+from babel.numbers import format_currency, format_decimal
 
 from bot.i18n import N_
 from bot.quantity import GRAMS_PER_UNIT
@@ -27,6 +27,7 @@ UNIT_TEMPLATES = {
     "t": N_("{amount} t"),
 }
 TYPED_AND_KG = N_("{typed} ({kg})")
+PER_KG = N_("{price}/kg")
 
 
 def format_amount(amount: Decimal, unit: str, locale: str, translate: Translate) -> str:
@@ -56,6 +57,16 @@ def format_moisture_range(low_tenths: int, high_tenths: int, locale: str) -> str
         return format_moisture(low_tenths, locale)
     low = format_decimal(Decimal(low_tenths) / 10, format="#,##0.#", locale=locale)
     return f"{low}–{format_moisture(high_tenths, locale)}"
+
+
+def format_money(fen: int, locale: str) -> str:
+    """An amount in yuan with the locale's currency sign: "¥1,234.50", "CN¥1,234.50"."""
+    return format_currency(Decimal(fen) / 100, "CNY", locale=locale)
+
+
+def format_price(fen_per_kg: int, locale: str, translate: Translate) -> str:
+    """A price per kilogram: "¥9.60/公斤", "CN¥9.60/kg"."""
+    return translate(PER_KG).format(price=format_money(fen_per_kg, locale))
 
 
 def format_datetime(moment: datetime, locale: str, tz: ZoneInfo) -> str:

@@ -395,6 +395,7 @@ class AuditVia(enum.StrEnum):
     CHAT = "chat"
     CONFIG = "config"
     CLI = "cli"
+    SCHEDULER = "scheduler"  # a deadline passed (a sale nobody accepted in time)
 
 
 class AuditEntry(Base):

@@ -27,6 +27,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiogram import Bot
 from aiogram.exceptions import (
@@ -71,6 +72,7 @@ class DispatcherOptions:
     unauthorized_pause: float = 60.0  # sending stops this long when the token is refused
     max_in_flight: int = 200  # sends awaiting their answer, at most (a kill resends these)
     programme: str = DEFAULT_PROGRAMME  # named in every announcement's heading
+    timezone: str = "Asia/Shanghai"  # the programme's zone: times in notices are shown in it
 
 
 _heap = {"frozen": False}
@@ -317,6 +319,7 @@ class NoticeDispatcher:
                 self.i18n,
                 await self._broadcast(notice.broadcast_id),
                 programme=self.options.programme,
+                tz=ZoneInfo(self.options.timezone),
             )
         except UnknownNotice as exc:
             await self._finish(notice, NoticeStatus.FAILED, error=f"cannot render: {exc}")

@@ -5,19 +5,23 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from aiogram.types import InlineKeyboardMarkup
 from aiogram.utils.i18n import I18n
 
 from bot.limits import TELEGRAM_CAPTION, TELEGRAM_TEXT, utf16_len
 from bot.models import Broadcast
 
 DEFAULT_PROGRAMME = "farmgate"
+DEFAULT_TZ = ZoneInfo("Asia/Shanghai")
 
 
 @dataclass(frozen=True)
 class Rendered:
     text: str
     photo_file_id: str | None = None
+    markup: InlineKeyboardMarkup | None = None  # buttons under the message (bid again, accept)
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,7 @@ class Context:
     i18n: I18n
     programme: str = DEFAULT_PROGRAMME
     broadcast: Broadcast | None = None
+    tz: ZoneInfo = DEFAULT_TZ  # the programme's zone, for every time shown
 
     def gettext(self, msgid: str) -> str:
         return self.i18n.gettext(msgid, locale=self.locale)
@@ -81,11 +86,12 @@ def render(
     i18n: I18n,
     broadcast: Broadcast | None = None,
     programme: str = DEFAULT_PROGRAMME,
+    tz: ZoneInfo | None = None,
 ) -> Rendered:
     renderer = RENDERERS.get(kind)
     if renderer is None:
         raise UnknownNotice(kind)
-    return renderer(payload, Context(locale, i18n, programme, broadcast))
+    return renderer(payload, Context(locale, i18n, programme, broadcast, tz or DEFAULT_TZ))
 
 
 @renders("announcement")

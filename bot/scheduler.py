@@ -4,10 +4,17 @@ Scheduled broadcasts are rows in the database; the scheduler only holds a job pe
 restart loses nothing: `start` adds a job for every scheduled broadcast, and a periodic resync
 picks up broadcasts scheduled by other processes. Starting a broadcast is idempotent, so two
 processes firing the same one start it once.
+
+Auctions have one job, "auctions", set to the earliest moment anything about lots is due (a
+close, a closing-soon warning, the end of a wait for acceptance), read from the database. It
+is set again after each run, at start (so a close that fell while the bot was down is done at
+once), at every resync, and when an auction opens (`wake_auctions`). Each lot is settled in its
+own transaction under its row lock, so two processes close a lot once.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -19,12 +26,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
 from bot.models import utcnow
-from bot.services import broadcasts, retention
+from bot.services import broadcasts, lots, retention
+from bot.services.access import DEADLINE
+from bot.services.errors import DomainError
 
 log = logging.getLogger(__name__)
 
 RESYNC_EVERY = timedelta(seconds=30)
 PRUNE_EVERY = timedelta(hours=1)
+RETRY_FAILED = timedelta(seconds=1)
 
 
 @dataclass(frozen=True)
@@ -43,16 +53,33 @@ class Retention:
         )
 
 
+@dataclass(frozen=True)
+class Market:
+    """The market's deadlines (ACCEPTANCE_HOURS, CLOSING_SOON_MINUTES)."""
+
+    acceptance: timedelta = timedelta(hours=24)
+    closing_soon: timedelta = timedelta(minutes=30)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Market:
+        return cls(
+            acceptance=timedelta(hours=settings.acceptance_hours),
+            closing_soon=timedelta(minutes=settings.closing_soon_minutes),
+        )
+
+
 class Scheduler:
     def __init__(
         self,
         sessionmaker: async_sessionmaker[AsyncSession],
         on_notices: Callable[[], None] = lambda: None,
         retention: Retention = Retention(),
+        market: Market = Market(),
     ) -> None:
         self.sessionmaker = sessionmaker
         self.on_notices = on_notices
         self.retention = retention
+        self.market = market
         self.aps = AsyncIOScheduler(
             timezone="UTC",
             job_defaults={"misfire_grace_time": None, "coalesce": True, "max_instances": 1},
@@ -74,13 +101,65 @@ class Scheduler:
             self.aps.shutdown(wait=False)
 
     async def resync(self) -> None:
-        """One job per scheduled broadcast in the database, at its time."""
+        """One job per scheduled broadcast in the database, at its time; the auctions job at
+        the next moment a lot is due."""
         async with self.sessionmaker() as session:
             rows = await broadcasts.scheduled(session)
             await session.commit()
         for broadcast in rows:
             assert broadcast.scheduled_at is not None
             self.schedule_broadcast(broadcast.id, broadcast.scheduled_at)
+        await self.wake_auctions()
+
+    async def wake_auctions(self, not_before: datetime | None = None) -> None:
+        """Set the auctions job to the next due moment in the database (now, if overdue)."""
+        async with self.sessionmaker() as session:
+            when = await lots.next_due(session, self.market.closing_soon)
+            await session.commit()
+        if when is None:
+            with contextlib.suppress(JobLookupError):
+                self.aps.remove_job("auctions")
+            return
+        self.aps.add_job(
+            self.run_auctions,
+            "date",
+            run_date=max(when, not_before or utcnow()),
+            id="auctions",
+            replace_existing=True,
+        )
+
+    async def run_auctions(self) -> dict[str, int]:
+        """Everything about lots that is due: closing-soon warnings, closes, acceptances that
+        ran out. Then the job is set for the next due moment."""
+        now = utcnow()
+        done = {"warned": 0, "closed": 0, "expired": 0}
+        async with self.sessionmaker() as session, session.begin():
+            done["warned"] = await lots.warn_closing_soon(session, now, self.market.closing_soon)
+            closing = await lots.due_closes(session, now)
+            expiring = await lots.due_acceptances(session, now)
+        for lot_id in closing:
+            try:
+                async with self.sessionmaker() as session, session.begin():
+                    closed = await lots.close_lot(session, lot_id, now, self.market.acceptance)
+                done["closed"] += closed is not None
+            except Exception:  # one lot's failure must not keep the others open
+                log.exception("closing lot %s failed; tried again shortly", lot_id)
+        for lot_id in expiring:
+            try:
+                async with self.sessionmaker() as session, session.begin():
+                    await lots.decide_sale(session, DEADLINE, lot_id, accept=False, now=now)
+                done["expired"] += 1
+            except DomainError:  # a coordinator answered meanwhile, or another process did
+                pass
+            except Exception:
+                log.exception("ending the wait for acceptance of lot %s failed", lot_id)
+        if any(done.values()):
+            log.info("auctions: %(warned)s warned, %(closed)s closed, %(expired)s expired", done)
+            self.on_notices()
+        if self.aps.running:
+            # Not sooner than a second from now: a lot that failed is retried, not spun on.
+            await self.wake_auctions(not_before=utcnow() + RETRY_FAILED)
+        return done
 
     def schedule_broadcast(self, broadcast_id: int, when: datetime) -> None:
         self.aps.add_job(

@@ -11,6 +11,7 @@ from handlers import (
     coordinator,
     fallback,
     harvest,
+    market_notices,  # noqa: F401 (registers the market's notice texts)
     menus,
     profile,
     registration,

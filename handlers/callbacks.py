@@ -73,3 +73,30 @@ class DraftCb(CallbackData, prefix="draft"):
     """An unfinished harvest report: `action` is "continue" or "discard"."""
 
     action: str
+
+
+class LotCb(CallbackData, prefix="lot"):
+    """A lot's buttons: "card" (show it), "photos", "bid" (type a price), "max" (type a proxy
+    maximum), "bids" / "close" / "cancel" (coordinators); `page` and `product` keep the list's
+    place so "back" returns to it."""
+
+    action: str
+    lot_id: int = 0
+    page: int = 0
+    product: str = ""
+
+
+class QuickBidCb(CallbackData, prefix="qb"):
+    """A quick bid at a price computed when the button was drawn (+1, +3, +5 increments over
+    the leading price then): a price that moved since is refused with the new minimum."""
+
+    lot_id: int
+    price: int
+    confirmed: bool = False
+
+
+class SaleCb(CallbackData, prefix="sale"):
+    """A coordinator's Accept / Reject of a sale waiting for acceptance."""
+
+    lot_id: int
+    accept: bool

@@ -432,6 +432,8 @@ def _audit_actor(entry: AuditEntry) -> str:
         return _named(entry.actor.name or entry.actor.company, entry.actor.telegram_id)
     if entry.via == AuditVia.CONFIG:
         return _("the configuration (COORDINATOR_IDS)")
+    if entry.via == AuditVia.SCHEDULER:
+        return _("the bot (a deadline passed)")
     return _("the operator (command line)")
 
 

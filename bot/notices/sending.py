@@ -36,10 +36,13 @@ async def send(
                     chat_id,
                     rendered.photo_file_id,
                     caption=rendered.text or None,
+                    reply_markup=rendered.markup,
                     request_timeout=timeout,
                 )
             else:
-                await bot.send_message(chat_id, rendered.text, request_timeout=timeout)
+                await bot.send_message(
+                    chat_id, rendered.text, reply_markup=rendered.markup, request_timeout=timeout
+                )
             return
         except TRANSIENT as exc:
             if not is_transient(exc) or attempt >= attempts:

@@ -23,6 +23,7 @@ class System:
 
 OPERATOR = System(AuditVia.CLI)
 CONFIGURATION = System(AuditVia.CONFIG)
+DEADLINE = System(AuditVia.SCHEDULER)
 
 Actor = User | System
 

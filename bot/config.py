@@ -96,13 +96,15 @@ class Settings(BaseSettings):
     def _positive(cls, value: tuple[Any, ...]) -> tuple[Any, ...]:
         if not value or any(v <= 0 for v in value):
             raise ValueError("must be one or more positive numbers separated by commas")
+        if any(isinstance(v, Decimal) and (v * 100) % 1 for v in value):
+            raise ValueError("prices are whole fen: at most two decimals")
         return value
 
     @field_validator("auction_reserves")
     @classmethod
     def _reserves(cls, value: dict[str, Decimal]) -> dict[str, Decimal]:
         for product, price in value.items():
-            if product not in {"cherry", "parchment", "green"} or price <= 0:
+            if product not in {"cherry", "parchment", "green"} or price <= 0 or (price * 100) % 1:
                 raise ValueError(
                     'AUCTION_RESERVES is JSON like {"cherry": "5.00", "parchment": "22.00"}'
                 )

@@ -71,6 +71,18 @@ def test_bad_setting_value(workdir: Path) -> None:
     _one_clear_line(farmgate("run", env={"TIMEZONE": "Mars/Olympus"}, cwd=workdir), "TIMEZONE")
 
 
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("AUCTION_INCREMENTS", "0.105"),
+        ("AUCTION_HOURS", "24,-1"),
+        ("AUCTION_RESERVES", '{"coffee": "9"}'),
+    ],
+)
+def test_bad_market_setting(workdir: Path, name: str, value: str) -> None:
+    _one_clear_line(farmgate("run", env={name: value}, cwd=workdir), name)
+
+
 def test_settings_from_a_dotenv_file(workdir: Path) -> None:
     (workdir / ".env").write_text("BOT_TOKEN=nonsense\n")
     _one_clear_line(farmgate("run", env={}, cwd=workdir), "BOT_TOKEN is malformed")

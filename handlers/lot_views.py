@@ -390,7 +390,9 @@ def confirm_text(confirm: ConfirmFirst, maximum: bool) -> str:
     ask = (_("Set a maximum of {price}?") if maximum else _("Bid {price}?")).format(
         price=price(confirm.price_fen)
     )
-    return intro.format(percent=percent, base=price(base)) + " " + ask
+    return _("{intro} {question}").format(
+        intro=intro.format(percent=percent, base=price(base)), question=ask
+    )
 
 
 def confirm_markup(lot_id: int, fen: int, maximum: bool) -> InlineKeyboardMarkup:

@@ -366,11 +366,22 @@ def placed_text(
         return _("✅ Your bid of {price} on {lot} stands: you lead.").format(
             price=price(price_fen or placed.leading_fen), lot=lot
         )
+    if maximum_fen is not None:
+        return _(
+            "Your maximum of {maximum} on {lot} was placed, but another merchant's maximum is "
+            "as high or higher (of equal maxima the earlier one leads): the leading price is "
+            "now {leading}. A bid must be at least {minimum}."
+        ).format(
+            maximum=price(maximum_fen),
+            lot=lot,
+            leading=price(placed.leading_fen),
+            minimum=price(placed.minimum_fen),
+        )
     return _(
         "Your bid of {price} on {lot} was accepted, but another merchant's maximum is "
         "higher: the leading price is now {leading}. A bid must be at least {minimum}."
     ).format(
-        price=price(maximum_fen if maximum_fen is not None else price_fen or 0),
+        price=price(price_fen or 0),
         lot=lot,
         leading=price(placed.leading_fen),
         minimum=price(placed.minimum_fen),

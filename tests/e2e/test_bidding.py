@@ -100,7 +100,8 @@ async def market(
     village = villages[0]
     photo = emulator.files.new_photo(make_png())[-1]["file_id"]
     other = emulator.files.new_photo(make_png(rgb=(150, 80, 20)))[-1]["file_id"]
-    await users.ensure_user(session, COORDINATOR_ID, {COORDINATOR_ID})
+    coordinator = await users.ensure_user(session, COORDINATOR_ID, {COORDINATOR_ID})
+    await users.set_language(session, coordinator, "en")
     await _farmer(session, village, 301, "zh", [600], photo=photo)
     await _farmer(session, village, 302, "en", [500], photo=other)
     await _merchant(session, 601, "en")
@@ -481,6 +482,53 @@ async def test_who_may_not_bid_is_told_why(
     session.expire_all()
     assert (await session.scalar(select(Lot.bids).where(Lot.id == first))) == 0
     await session.commit()
+
+
+async def test_equal_maxima_the_earlier_leads_and_coordinators_only_look(
+    market: Market, running_bot: BotRunner, session: AsyncSession, emulator: BotApiEmulator
+) -> None:
+    await open_lots(session, running_bot, _key(market.village))
+
+    async def set_maximum(chat: UserChat, typed: str) -> str:
+        await chat.send("/lots")
+        listing = await said(chat, "Lots open for bids")
+        await chat.press("Lot #1 · 1,100 kg")
+        await edited(chat, listing, "Lot #1: Parchment · Washed · AA")
+        await chat.press("🤖 Set a maximum")
+        await said(chat, "Type the most you would pay per kilogram for Lot #1")
+        await chat.send(typed)
+        return (await chat.receive()).text
+
+    assert await set_maximum(market.en, "21") == (
+        "✅ You lead Lot #1 at CN¥20.00/kg; we will bid for you up to your maximum "
+        "CN¥21.00/kg if another merchant bids."
+    )
+    assert await set_maximum(market.proxy, "21元") == (
+        "Your maximum of CN¥21.00/kg on Lot #1 was placed, but another merchant's maximum is "
+        "as high or higher (of equal maxima the earlier one leads): the leading price is now "
+        "CN¥21.00/kg. A bid must be at least CN¥21.10/kg."
+    )
+    # The leader raises their maximum: they now pay the least that beats the tie.
+    assert await set_maximum(market.en, "22") == (
+        "✅ You lead Lot #1 at CN¥21.10/kg; we will bid for you up to your maximum "
+        "CN¥22.00/kg if another merchant bids."
+    )
+    # A coordinator sees the lot, never a bid button, nor who leads.
+    coordinator = emulator.user(COORDINATOR_ID, language_code="en")
+    await coordinator.send("/lots")
+    listing = await said(coordinator, "Lots open for bids (1)")
+    await coordinator.press("Lot #1 · 1,100 kg")
+    await edited(coordinator, listing, "Lot #1: Parchment · Washed · AA")
+    assert "Leading price: CN¥21.10/kg (3 bids)" in listing.text
+    assert "You lead" not in listing.text
+    assert listing.buttons == ["📷 Photos", "◀ Back"]
+    await coordinator.press(
+        callback_data=QuickBidCb(lot_id=1, price=2500).pack(), message=0, force=True
+    )
+    assert (await said(coordinator, "Coordinators")).text == (
+        "Coordinators run the auctions and do not bid: only approved merchants can bid."
+    )
+    await running_bot.idle(market.en, market.proxy, coordinator)
 
 
 async def test_a_late_bid_moves_the_close(

@@ -513,6 +513,23 @@ async def test_equal_maxima_the_earlier_leads_and_coordinators_only_look(
         "✅ You lead Lot #1 at CN¥21.10/kg; we will bid for you up to your maximum "
         "CN¥22.00/kg if another merchant bids."
     )
+    # Closing soon: both bidders are warned once; the button opens the card.
+    session.expire_all()
+    lot = await session.get(Lot, 1)
+    assert lot is not None
+    warned = await lots.warn_closing_soon(
+        session, lot.closes_at - timedelta(minutes=10), timedelta(minutes=30)
+    )
+    await session.commit()
+    assert warned == 2
+    assert running_bot.app is not None
+    running_bot.app.notices.wake()
+    soon = await notice(market.en, "⏰ Lot #1 (Parchment · Washed · AA, 1,100 kg) closes soon")
+    assert soon.text.endswith("The leading price is CN¥21.10/kg.")
+    await notice(market.proxy, "⏰ Lot #1")
+    await market.en.press("🔨 See the lot", message=soon)
+    assert "✅ You lead." in (await said(market.en, "Lot #1: Parchment · Washed · AA")).text
+
     # A coordinator sees the lot, never a bid button, nor who leads.
     coordinator = emulator.user(COORDINATOR_ID, language_code="en")
     await coordinator.send("/lots")
@@ -663,3 +680,31 @@ async def test_an_approved_merchant_menu_has_the_market(
     await zh.send("💰 我的出价")
     assert (await zh.receive()).text.startswith("您还没有对任何批次出价。")
     await running_bot.idle(zh)
+
+
+async def test_approved_merchants_have_the_market_in_their_command_menu(
+    market: Market, running_bot: BotRunner, emulator: BotApiEmulator
+) -> None:
+    def menu(telegram_id: int, lang: str | None) -> list[str]:
+        scope = {"type": "chat", "chat_id": telegram_id}
+        return [c["command"] for c in emulator.commands(scope=scope, language_code=lang)]
+
+    # Approved in chat: the menu comes with the approval.
+    coordinator = emulator.user(COORDINATOR_ID, language_code="en")
+    await coordinator.send("/approve")
+    card = await said(coordinator, "🏢 Co604")
+    await coordinator.press("✅ Approve", message=card)
+    await coordinator.wait_for(lambda c: "✅ Approved" in card.text)
+    await running_bot.idle(coordinator)
+    for lang in ("en", "zh", None):
+        assert menu(604, lang)[:3] == ["lots", "mybids", "start"], lang
+    zh = {
+        c["command"]: c["description"]
+        for c in emulator.commands(scope={"type": "chat", "chat_id": 604}, language_code="zh")
+    }
+    assert zh["lots"] == "正在拍卖的批次" and zh["rules"] == "拍卖规则"
+    # Approved earlier: at the next start.
+    assert menu(601, "en") == []
+    await running_bot.restart()
+    assert menu(601, "en")[:2] == ["lots", "mybids"]
+    assert "rules" in [c["command"] for c in emulator.commands(language_code="en")]

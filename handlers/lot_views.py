@@ -14,6 +14,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from babel.numbers import format_decimal
 
 from bot.auction import MAX_FEN_PER_KG, PriceProblem, PriceRejected, Refusal
+from bot.auction import format_price as plain_price
 from bot.config import Settings
 from bot.formatting import (
     format_datetime,
@@ -287,7 +288,8 @@ def ask_maximum(view: LotView) -> str:
 
 
 def _example(fen: int) -> str:
-    return format_decimal(Decimal(fen) / 100, format="0.00", locale="en")
+    """The minimum as it may be typed back: "20.10" (read exactly by parse_price)."""
+    return plain_price(fen)
 
 
 def price_problem(exc: PriceRejected) -> str:

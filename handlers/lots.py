@@ -32,6 +32,7 @@ from handlers.lot_views import (
     rules_text,
 )
 from handlers.market_notices import lot_name
+from handlers.prompts import ask_current
 from handlers.routing import RouterRecipe
 from handlers.texts import MENU_LOTS, MENU_MYBIDS, MENU_RULES, is_menu
 from handlers.turn import Turn
@@ -137,4 +138,6 @@ async def show_my_bids(message: Message, turn: Turn) -> None:
 @router.message(Command("rules"))
 @router.message(is_menu(MENU_RULES))
 async def show_rules(message: Message, turn: Turn, settings: Settings) -> None:
+    """For everyone, at any step: the question being asked (if any) follows again."""
     await turn.say(rules_text(settings))
+    await ask_current(turn)

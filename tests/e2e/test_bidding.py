@@ -363,6 +363,10 @@ async def test_typed_prices_are_read_or_questioned(
     await edited(en, listing, "Lot #1: Parchment · Washed · AA")
     await en.press("✏️ Type a price")
     await en.receive()
+    # /rules in the middle: the price question follows again.
+    await en.send("/rules")
+    assert (await en.receive()).text.startswith("📖 How the auctions work")
+    assert (await en.receive()).text.startswith("Type your price per kilogram for Lot #1")
     problems = [
         (
             "5元/斤",

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import segno
 from babel.dates import format_date as _babel_date
 from babel.dates import format_datetime as _babel_datetime
-from babel.dates import get_timezone_name
+from babel.dates import format_timedelta, get_timezone_name
 from babel.numbers import format_currency, format_decimal
 
 from bot.i18n import N_
@@ -71,6 +71,29 @@ def format_price(fen_per_kg: int, locale: str, translate: Translate) -> str:
 
 def format_datetime(moment: datetime, locale: str, tz: ZoneInfo) -> str:
     return _babel_datetime(moment, "short", tzinfo=tz, locale=locale)
+
+
+def format_time_left(left: timedelta, locale: str) -> str:
+    """Time until a close in the reader's words, in its two largest units, never rounded up
+    ("1 day 23 hours", "1天23小时", "5 minutes"): a merchant must not think there is more time
+    than there is."""
+    seconds = max(int(left.total_seconds()), 0)
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, seconds = divmod(rest, 60)
+    units = [
+        timedelta(days=days),
+        timedelta(hours=hours),
+        timedelta(minutes=minutes),
+        timedelta(seconds=seconds),
+    ]
+    first = next((i for i, unit in enumerate(units) if unit), len(units) - 1)
+    parts = [
+        format_timedelta(unit, threshold=1, locale=locale)
+        for unit in units[first : first + 2]
+        if unit or unit is units[first]
+    ]
+    return ("" if locale.startswith("zh") else " ").join(parts)
 
 
 SCHEDULE_FORMAT = "%Y-%m-%d %H:%M"  # what a coordinator types (bot.services.broadcasts)

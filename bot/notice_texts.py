@@ -109,7 +109,8 @@ def _announcement(payload: dict[str, Any], ctx: Context) -> Rendered:
 def _approved(payload: dict[str, Any], ctx: Context) -> Rendered:
     return Rendered(
         ctx.gettext(
-            "✅ Your merchant account is approved. You can bid on lots as soon as auctions open."
+            "✅ Your merchant account is approved, and you can bid now: /lots shows the lots "
+            "open for bids, /rules how bidding works. We will message you when a new lot opens."
         )
     )
 

@@ -6,11 +6,13 @@ from aiogram import Dispatcher, Router
 
 from handlers import (
     access,
+    bidding,
     broadcast,
     common,
     coordinator,
     fallback,
     harvest,
+    lots,
     market_notices,  # noqa: F401 (registers the market's notice texts)
     menus,
     profile,
@@ -31,6 +33,8 @@ def routers() -> list[Router]:
         common.router,
         broadcast.router,
         coordinator.router,
+        lots.router,
+        bidding.router,
         registration.router,
         harvest.router,
         reports.router,

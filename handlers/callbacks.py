@@ -76,9 +76,10 @@ class DraftCb(CallbackData, prefix="draft"):
 
 
 class LotCb(CallbackData, prefix="lot"):
-    """A lot's buttons: "card" (show it), "photos", "bid" (type a price), "max" (type a proxy
-    maximum), "bids" / "close" / "cancel" (coordinators); `page` and `product` keep the list's
-    place so "back" returns to it."""
+    """A lot's buttons: "card" (show it in a new message, from a notice), "open" (show it in
+    place of the /lots list), "list" (a page of /lots, in place; `lot_id` 0), "photos", "bid"
+    (type a price), "max" (type a proxy maximum), "bids" / "close" / "cancel" (coordinators);
+    `page` and `product` keep the list's place so "back" returns to it."""
 
     action: str
     lot_id: int = 0
@@ -100,3 +101,12 @@ class SaleCb(CallbackData, prefix="sale"):
 
     lot_id: int
     accept: bool
+
+
+class MaximumCb(CallbackData, prefix="mx"):
+    """A proxy maximum the merchant chose (one reading of "9,6", or confirmed far above the
+    leading price): the system bids for them up to it."""
+
+    lot_id: int
+    maximum: int
+    confirmed: bool = False

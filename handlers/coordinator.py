@@ -28,7 +28,7 @@ from bot.services.errors import DomainError
 from handlers import keyboards as kb
 from handlers.access import CoordinatorOnly
 from handlers.callbacks import ApprovalCb, AuditCb, VillageAdminCb
-from handlers.menus import coordinator_menus, former_coordinator_menus
+from handlers.menus import coordinator_menus, former_coordinator_menus, merchant_menus
 from handlers.prompts import prompt
 from handlers.routing import RouterRecipe
 from handlers.states import Coordinating
@@ -100,6 +100,7 @@ async def approve(
     turn: Turn,
     settings: Settings,
     callback_answer: CallbackAnswer,
+    i18n: I18n,
 ) -> None:
     try:
         merchant = await coordination.approve_merchant(
@@ -108,6 +109,8 @@ async def approve(
     except DomainError as exc:
         await _decided_already(callback, turn, callback_answer, exc)
         return
+    for method in merchant_menus(i18n, merchant.telegram_id):  # /lots and /mybids for them
+        turn.send(method)
     data = await turn.state.get_data()
     if (
         await turn.state.get_state() == Coordinating.reject_reason.state

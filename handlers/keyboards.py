@@ -10,7 +10,7 @@ from aiogram.types import (
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder, ReplyKeyboardBuilder
 
-from bot.models import Grade, Process, Product, Role, User, Variety, Village
+from bot.models import Grade, MerchantStatus, Process, Product, Role, User, Variety, Village
 from handlers.callbacks import (
     ApprovalCb,
     AuditCb,
@@ -31,6 +31,7 @@ from handlers.texts import (
     MENU_PROFILE,
     MENU_REPORT,
     MENU_REPORTS,
+    MERCHANT_MENU,
     menu_label,
     process_label,
     product_label,
@@ -44,6 +45,9 @@ def main_menu(user: User) -> ReplyKeyboardMarkup:
         builder.button(text=menu_label(MENU_REPORT))
         builder.button(text=menu_label(MENU_REPORTS))
         builder.button(text=menu_label(MENU_PROFILE))
+    if user.role == Role.MERCHANT and user.merchant_status == MerchantStatus.APPROVED:
+        for label in MERCHANT_MENU:
+            builder.button(text=menu_label(label))
     if user.role == Role.COORDINATOR:
         for label in COORDINATOR_MENU:
             builder.button(text=menu_label(label))

@@ -1,6 +1,7 @@
 """Command menus (Telegram's "/" list): one per shipped language, and a longer one in each
-coordinator's chat. Registered when polling starts (a startup hook wired by handlers.setup)
-and, for a promoted coordinator, queued as replies of the /promote update."""
+coordinator's and each approved merchant's chat. Registered when polling starts (a startup
+hook wired by handlers.setup) and, for a promoted coordinator or an approved merchant, queued
+as replies of the /promote or approval update."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ COMMANDS = [
     ("report", N_("Report a harvest")),
     ("reports", N_("My harvest reports")),
     ("profile", N_("My profile")),
+    ("rules", N_("How the auctions work")),
     ("language", N_("Change language")),
     ("help", N_("Help")),
     ("cancel", N_("Cancel the current step")),
@@ -41,6 +43,12 @@ COORDINATOR_COMMANDS = [
     ("demote", N_("Take the coordinator role from a user")),
     ("audit", N_("Recent coordinator actions")),
     ("pools", N_("Harvest waiting to be sold, by pool")),
+]
+
+# An approved merchant's chat adds the market.
+MERCHANT_COMMANDS = [
+    ("lots", N_("Lots open for bids")),
+    ("mybids", N_("My bids, won lots and what I owe")),
 ]
 
 
@@ -62,6 +70,21 @@ def coordinator_menus(i18n: I18n, telegram_id: int) -> list[SetMyCommands]:
         SetMyCommands(
             commands=command_list(
                 i18n, locale or i18n.default_locale, COMMANDS + COORDINATOR_COMMANDS
+            ),
+            scope=scope,
+            language_code=locale,
+        )
+        for locale in (None, *SHIPPED_LOCALES)
+    ]
+
+
+def merchant_menus(i18n: I18n, telegram_id: int) -> list[SetMyCommands]:
+    """An approved merchant's menu, scoped to their chat: the market's commands first."""
+    scope = BotCommandScopeChat(chat_id=telegram_id)
+    return [
+        SetMyCommands(
+            commands=command_list(
+                i18n, locale or i18n.default_locale, MERCHANT_COMMANDS + COMMANDS
             ),
             scope=scope,
             language_code=locale,
@@ -98,6 +121,7 @@ async def set_commands(
             session, settings.coordinator_ids
         )
         known = {user.telegram_id for user in await coordination.coordinators(session)}
+        merchants = await coordination.approved_merchant_ids(session)
     for user in removed:
         key = StorageKey(bot_id=bot.id, chat_id=user.telegram_id, user_id=user.telegram_id)
         await FSMContext(dispatcher.storage, key).clear()  # a coordinator dialogue of theirs ends
@@ -112,3 +136,9 @@ async def set_commands(
                 await bot(method)
         except TelegramBadRequest:  # a configured coordinator who never opened the chat
             log.info("coordinator %s has no chat with the bot yet", telegram_id)
+    for telegram_id in sorted(merchants - known - settings.coordinator_ids):
+        try:
+            for method in merchant_menus(i18n, telegram_id):
+                await bot(method)
+        except TelegramBadRequest:
+            log.info("could not set the menu of merchant %s", telegram_id)

@@ -45,3 +45,10 @@ class Broadcasting(StatesGroup):
     review = State()
     version = State()
     when = State()
+
+
+class Bidding(StatesGroup):
+    """A merchant typing a price, or a proxy maximum, for one lot (`lot_id` in the data)."""
+
+    price = State()
+    maximum = State()

@@ -67,6 +67,11 @@ MENU_APPROVE = N_("🏢 Approve merchants")
 MENU_VILLAGES = N_("🏘 Villages")
 MENU_AUDIT = N_("📜 Audit log")
 COORDINATOR_MENU = (MENU_BROADCAST, MENU_BROADCASTS, MENU_APPROVE, MENU_VILLAGES, MENU_AUDIT)
+# An approved merchant's menu: the market.
+MENU_LOTS = N_("🔨 Lots")
+MENU_MYBIDS = N_("💰 My bids")
+MENU_RULES = N_("📖 Rules")
+MERCHANT_MENU = (MENU_LOTS, MENU_MYBIDS, MENU_RULES)
 
 
 def menu_label(msgid: str) -> str:
@@ -78,7 +83,9 @@ def is_answer(message: Message) -> bool:
     text = message.text
     if not text or text.startswith("/"):
         return False
-    return not any(text in all_locales(label) for label in (*MENU_LABELS, *COORDINATOR_MENU))
+    return not any(
+        text in all_locales(label) for label in (*MENU_LABELS, *COORDINATOR_MENU, *MERCHANT_MENU)
+    )
 
 
 def share_phone_help() -> str:
@@ -302,6 +309,32 @@ def domain_problem(exc: DomainError) -> str:
             "You are the last coordinator, so you cannot step down: promote someone else first."
         ),
         "merchant_approved_already": _("You are an approved merchant already."),
+        "bid_not_registered": _(
+            "Only approved merchants can bid. To buy coffee here, send /start and register "
+            "as a merchant."
+        ),
+        "bid_farmer": _(
+            "Only approved merchants can bid on lots. Your own coffee is sold for you here: "
+            "we will tell you the result."
+        ),
+        "bid_coordinator": _(
+            "Coordinators run the auctions and do not bid: only approved merchants can bid."
+        ),
+        "bid_pending": _(
+            "Your merchant registration is still waiting for a coordinator's approval. You can "
+            "bid as soon as it is approved: we will message you here."
+        ),
+        "bid_rejected": _(
+            "Your merchant registration was not approved, so you cannot bid. Send /start to "
+            "apply again."
+        ),
+        "lot_closed": _("Bidding on this lot has closed: it takes no more bids."),
+        "lot_cancelled": _(
+            "The auction of this lot was cancelled by the cooperative: it takes no bids."
+        ),
+        "no_such_lot": _("That lot was not found. Send /lots to see the lots open now."),
+        "bid_empty": _("Please type a price per kilogram, like 9.60."),
+        "maximum_below_price": _("Your maximum cannot be below the price you bid."),
         "telegram_id_invalid": _(
             "That is not a Telegram user id. It is a number like 123456789: the person can "
             "see theirs in Telegram, for example with @userinfobot."
@@ -333,10 +366,13 @@ def help_text(user: User, programme: str) -> str:
     if user.role == Role.MERCHANT and user.merchant_status == MerchantStatus.APPROVED:
         return _(
             "You are an approved merchant of {programme} ({company}).\n\n"
-            "Coffee pooled from many farmers will be offered to you here, in this chat: we "
-            "will message you when lots are open for bids. The programme's announcements "
-            "arrive here too.\n\n"
-            "/language changes the language."
+            "Coffee pooled from many farmers is auctioned here, in this chat: we message you "
+            "when a lot opens.\n\n"
+            "🔨 Lots (/lots): the lots open now; open one to see it, its photos, and bid.\n"
+            "💰 My bids (/mybids): your lots, whether you lead, what you won and owe.\n"
+            "📖 Rules (/rules): how bidding works.\n\n"
+            "The programme's announcements arrive here too. /language changes the language, "
+            "/cancel stops typing a price."
         ).format(programme=programme, company=user.company or "—")
     if user.role == Role.MERCHANT and user.registered:
         return _(

@@ -234,3 +234,13 @@ async def apply_configured_coordinators(
 
 async def coordinators(session: AsyncSession) -> list[User]:
     return list(await session.scalars(select(User).where(User.role == Role.COORDINATOR)))
+
+
+async def approved_merchant_ids(session: AsyncSession) -> set[int]:
+    """Telegram ids of the approved merchants: their chats get the market's command menu."""
+    rows = await session.scalars(
+        select(User.telegram_id).where(
+            User.role == Role.MERCHANT, User.merchant_status == MerchantStatus.APPROVED
+        )
+    )
+    return set(rows)

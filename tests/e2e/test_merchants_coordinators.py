@@ -163,10 +163,13 @@ async def test_help_says_what_each_user_can_do_now(
     approved = await help_for(emulator.user(712, language_code=lang))
     assert approved == t(
         "You are an approved merchant of {programme} ({company}).\n\n"
-        "Coffee pooled from many farmers will be offered to you here, in this chat: we "
-        "will message you when lots are open for bids. The programme's announcements "
-        "arrive here too.\n\n"
-        "/language changes the language."
+        "Coffee pooled from many farmers is auctioned here, in this chat: we message you "
+        "when a lot opens.\n\n"
+        "🔨 Lots (/lots): the lots open now; open one to see it, its photos, and bid.\n"
+        "💰 My bids (/mybids): your lots, whether you lead, what you won and owe.\n"
+        "📖 Rules (/rules): how bidding works.\n\n"
+        "The programme's announcements arrive here too. /language changes the language, "
+        "/cancel stops typing a price."
     ).format(programme=PROGRAMME, company="Co 712")
     rejected = await help_for(emulator.user(713, language_code=lang))
     assert rejected == t(

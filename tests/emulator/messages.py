@@ -74,8 +74,8 @@ def _inline(markup: JSON | None) -> JSON | None:
 
 
 class Messages:
-    """sendMessage, sendPhoto, sendDocument, editMessageText, editMessageReplyMarkup and
-    deleteMessage against the emulator's chats."""
+    """sendMessage, sendPhoto, sendMediaGroup, sendDocument, editMessageText,
+    editMessageReplyMarkup and deleteMessage against the emulator's chats."""
 
     def __init__(self, emu: BotApiEmulator) -> None:
         self.emu = emu
@@ -96,6 +96,32 @@ class Messages:
             content["caption"] = caption
         file_id = sizes[-1]["file_id"]
         return self._deliver(chat, "sendPhoto", p, content, media="photo", file_id=file_id).raw
+
+    def send_media_group(self, p: JSON) -> list[JSON]:
+        """An album: 2 to 10 photos, each a message of its own sharing a media_group_id."""
+        chat = self.emu.chat_of(p)
+        media = p.get("media")
+        if not isinstance(media, list) or not 2 <= len(media) <= 10:
+            raise ApiError(400, "Bad Request: wrong number of media in the group: 2 to 10")
+        group = f"{chat.id}{time.monotonic_ns()}"
+        sent = []
+        for item in media:
+            if not isinstance(item, dict) or item.get("type") != "photo":
+                raise ApiError(400, "Bad Request: only photo albums are emulated")
+            caption = plain_text(
+                item.get("caption"), item.get("parse_mode"), MAX_CAPTION, "message caption"
+            )
+            sizes = self.emu.files.photo(item.get("media"))
+            content: JSON = {"photo": sizes, "media_group_id": group}
+            if caption:
+                content["caption"] = caption
+            file_id = sizes[-1]["file_id"]
+            sent.append(
+                self._deliver(
+                    chat, "sendMediaGroup", {}, content, media="photo", file_id=file_id
+                ).raw
+            )
+        return sent
 
     def send_document(self, p: JSON) -> JSON:
         chat = self.emu.chat_of(p)

@@ -95,6 +95,7 @@ class BotApiEmulator:
                 "getUpdates": self._get_updates,
                 "sendMessage": self._sync(self.messages.send_message),
                 "sendPhoto": self._sync(self.messages.send_photo),
+                "sendMediaGroup": self._sync(self.messages.send_media_group),
                 "sendDocument": self._sync(self.messages.send_document),
                 "editMessageText": self._sync(self.messages.edit_message_text),
                 "editMessageReplyMarkup": self._sync(self.messages.edit_message_reply_markup),

@@ -1,13 +1,15 @@
-"""Quantities as farmers read them: what they typed beside kilograms, 公斤 in Chinese."""
+"""Quantities as farmers read them (what they typed beside kilograms, 公斤 in Chinese), and the
+time left in an auction."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 
 import pytest
 
 from bot.config import REPO_ROOT
-from bot.formatting import format_quantity
+from bot.formatting import format_quantity, format_time_left
 from bot.i18n import make_i18n
 
 
@@ -39,3 +41,22 @@ def test_the_unit_typed_beside_kilograms(
 def test_chinese_never_says_qianke() -> None:
     for unit in (None, "kg", "jin", "t"):
         assert "千克" not in format_quantity(3_000_000, "zh", translator("zh"), unit)
+
+
+@pytest.mark.parametrize(
+    ("seconds", "en", "zh"),
+    [
+        (0, "0 seconds", "0秒钟"),
+        (100, "1 minute 40 seconds", "1分钟40秒钟"),
+        (59 * 60, "59 minutes", "59分钟"),
+        (3 * 3600 - 60, "2 hours 59 minutes", "2小时59分钟"),
+        (23 * 3600, "23 hours", "23小时"),
+        (47 * 3600, "1 day 23 hours", "1天23小时"),
+        (2 * 86400 + 61, "2 days", "2天"),
+        (-5, "0 seconds", "0秒钟"),
+    ],
+)
+def test_time_left_is_never_rounded_up(seconds: int, en: str, zh: str) -> None:
+    """47 hours left is not "2 days": a merchant must not think there is more time."""
+    left = timedelta(seconds=seconds)
+    assert (format_time_left(left, "en"), format_time_left(left, "zh")) == (en, zh)

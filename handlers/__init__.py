@@ -6,6 +6,7 @@ from aiogram import Dispatcher, Router
 
 from handlers import (
     access,
+    auctions,
     broadcast,
     common,
     coordinator,
@@ -31,6 +32,7 @@ def routers() -> list[Router]:
         common.router,
         broadcast.router,
         coordinator.router,
+        auctions.router,
         registration.router,
         harvest.router,
         reports.router,

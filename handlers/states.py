@@ -45,3 +45,15 @@ class Broadcasting(StatesGroup):
     review = State()
     version = State()
     when = State()
+
+
+class Auctioning(StatesGroup):
+    """Opening an auction on a pool: lot size, reserve, increment, close, acceptance, summary."""
+
+    size = State()
+    reserve = State()
+    increment = State()
+    closes = State()
+    acceptance = State()
+    accept_below = State()
+    summary = State()

@@ -420,8 +420,8 @@ def help_text(user: User, programme: str) -> str:
 
 def coordinator_greeting() -> str:
     return _(
-        "You are a coordinator. Your tools are in the menu below: announcements, merchants "
-        "waiting for approval, villages and the audit log. ❓ Help explains each one."
+        "You are a coordinator. Your tools are in the menu below: announcements, auctions, "
+        "merchants waiting for approval, villages and the audit log. ❓ Help explains each one."
     )
 
 

@@ -36,7 +36,7 @@ from bot.services.pools import PoolKey
 from handlers.callbacks import AuctionCb, LotCb, PoolCb, SaleCb
 from tests.conditions import eventually, outbox_drained
 from tests.conftest import COORDINATOR_ID, BotRunner
-from tests.e2e.flows import WORDS, Tr, stored_user, translator
+from tests.e2e.flows import WORDS, Tr, translator
 from tests.emulator import BotApiEmulator, BotMessage, UserChat
 
 LANGS = pytest.mark.parametrize("lang", ["zh", "en"])
@@ -418,11 +418,11 @@ async def open_lot(session: AsyncSession, village: Village, **terms: object) -> 
     return lot_id
 
 
-async def bid(session: AsyncSession, merchant: int, lot: int, fen: int, **kw: object) -> None:
+async def bid(session: AsyncSession, merchant: int, lot: int, fen: int) -> None:
     """A merchant's bid (by Telegram id), placed in the database: the bidding UI is not ours."""
     result = await bids.place_bid(
-        session, await fresh(session, merchant), lot, confirmed=True, price_fen=fen, **kw
-    )  # type: ignore[arg-type]
+        session, await fresh(session, merchant), lot, confirmed=True, price_fen=fen
+    )
     assert isinstance(result, Placed), result
     await session.commit()
 
@@ -568,7 +568,8 @@ async def test_the_seller_accepts_or_rejects_by_button_once_and_a_deadline_rejec
     await coordinator.press(t("✅ Accept the sale"), message=notice)
     await coordinator.wait_for(lambda c: not notice.buttons)
     sold = t(
-        "✅ {lot} is sold to {who} at {price}. The buyer, the other bidders and the farmers are told."
+        "✅ {lot} is sold to {who} at {price}. The buyer, the other bidders and the "
+        "farmers are told."
     ).format(
         lot=lot_name,
         who=t("{name} ({company})").format(name="Buyer 501", company="Tea & Co"),

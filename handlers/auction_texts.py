@@ -103,7 +103,7 @@ def slice_label(size_kg: int) -> str:
 
 def lot_size_text(target_g: int | None) -> str:
     if target_g is None:
-        return _("the whole pool as one lot")
+        return _("the whole pool")
     return _("lots of about {kg}").format(kg=kg(target_g))
 
 
@@ -143,7 +143,11 @@ def terms_lines(
     return lines
 
 
-def _farmers(planned: PlannedLot, shown: int | None) -> str:
+_CHUNK = 3000  # a lot's farmer list longer than this continues in the next piece
+
+
+def _farmers(planned: PlannedLot, shown: int | None) -> list[str]:
+    """ "Li 600 kg, Wang 700 kg, and 3 more farmers", in pieces short enough for a message."""
     listed = planned.farmers if shown is None else planned.farmers[:shown]
     parts = [_("{name} {kg}").format(name=f.name or "—", kg=kg(f.grams)) for f in listed]
     rest = len(planned.farmers) - len(listed)
@@ -153,10 +157,19 @@ def _farmers(planned: PlannedLot, shown: int | None) -> str:
                 count=format_decimal(rest, locale=locale())
             )
         )
-    return _(", ").join(parts)
+    comma = _(", ")
+    pieces = [""]
+    for part in parts:
+        if pieces[-1] and len(pieces[-1]) + len(comma) + len(part) > _CHUNK:
+            pieces[-1] += comma.rstrip()
+            pieces.append(part)
+        else:
+            pieces[-1] = f"{pieces[-1]}{comma}{part}" if pieces[-1] else part
+    return [piece for piece in pieces if piece]
 
 
-def _lot_block(number: int, planned: PlannedLot, shown: int | None) -> str:
+def _lot_pieces(number: int, planned: PlannedLot, shown: int | None) -> list[tuple[str, str]]:
+    """A lot's heading and farmers as (separator before, text) pieces of the summary."""
     reports = len(planned.report_ids)
     head = _("Lot {number}: {kg}, {reports}, {farmers}").format(
         number=number,
@@ -169,20 +182,21 @@ def _lot_block(number: int, planned: PlannedLot, shown: int | None) -> str:
         ),
     )
     if shown == 0:
-        return head
-    return f"{head}\n{_farmers(planned, shown)}"
+        return [("\n\n", head)]
+    return [("\n\n", head), *(("\n", piece) for piece in _farmers(planned, shown))]
 
 
-def paged(blocks: Sequence[str], separator: str = "\n\n") -> list[str]:
-    """Blocks joined into as few messages as Telegram's length limit allows; a block longer
-    than a message is cut."""
+def paged(blocks: Sequence[str | tuple[str, str]], separator: str = "\n\n") -> list[str]:
+    """Blocks joined into as few messages as Telegram's length limit allows; a block may say
+    its own separator (separator, text); one longer than a message is cut."""
     pages = [""]
     for block in blocks:
-        block = block if len(block) <= MAX_MESSAGE else block[: MAX_MESSAGE - 1] + "…"
-        if pages[-1] and len(pages[-1]) + len(separator) + len(block) > MAX_MESSAGE:
-            pages.append(block)
+        sep, text = block if isinstance(block, tuple) else (separator, block)
+        text = text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 1] + "…"
+        if pages[-1] and len(pages[-1]) + len(sep) + len(text) > MAX_MESSAGE:
+            pages.append(text)
         else:
-            pages[-1] = f"{pages[-1]}{separator}{block}" if pages[-1] else block
+            pages[-1] = f"{pages[-1]}{sep}{text}" if pages[-1] else text
     return pages
 
 
@@ -209,8 +223,8 @@ def summary_pages(
     )
     pages: list[str] = []
     for shown in _FARMERS_SHOWN:
-        blocks = [_lot_block(i, p, shown) for i, p in enumerate(plan, start=1)]
-        pages = paged([head, *blocks, tail])
+        pieces = [piece for i, p in enumerate(plan, 1) for piece in _lot_pieces(i, p, shown)]
+        pages = paged([head, *pieces, tail])
         if len(pages) <= SUMMARY_PAGES:
             return pages
     return pages
@@ -284,7 +298,7 @@ def lot_card(lot: CoordinatorLot, now: datetime, tz: ZoneInfo) -> str:
         )
     if lot.status == LotStatus.OPEN:
         lines.append(
-            _("Closes {when} ({left})").format(
+            _("Closes {when}, {left}").format(
                 when=when(lot.closes_at, tz), left=time_left(lot.closes_at, now)
             )
         )

@@ -454,8 +454,7 @@ async def confirm(
         else:
             await turn.state.clear()
         raise
-    await turn.state.clear()
-    await turn.mark_answered(callback, _("✅ Opening the auction…"))
+    await turn.state.clear()  # the summary's buttons go with the dialogue (Turn.finish)
     turn.after_commit(scheduler.wake_auctions)
     await turn.say(t.opened_text(opened, settings.tz))
 

@@ -633,7 +633,6 @@ async def lot_action(
     turn.after_commit(scheduler.wake_auctions)
     lot = await _card(turn, callback_data.lot_id)
     text = t.closed_text(lot, settings.tz)
-    callback_answer.text = text
     await _show(turn, callback, f"{t.lot_card(lot, utcnow(), settings.tz)}\n\n{text}", None)
 
 
@@ -683,7 +682,6 @@ async def decide_sale(
     turn.after_commit(scheduler.wake_auctions)
     lot = await _card(turn, callback_data.lot_id)
     text = t.closed_text(lot, settings.tz)
-    callback_answer.text = text
     if isinstance(callback.message, Message) and callback.message.text:
         await turn.edit(callback.message.message_id, f"{callback.message.text}\n\n{text}")
     else:

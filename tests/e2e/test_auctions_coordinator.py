@@ -176,7 +176,7 @@ async def test_a_coordinator_opens_a_whole_pool_and_sliced_lots_with_buttons(
     coordinator = await coordinator_chat(emulator, lang)
 
     await coordinator.send("/pools")
-    pools = await coordinator.receive()
+    pools = pools_first = await coordinator.receive()
     assert len(pools.inline_keyboard) == 2, coordinator.transcript()
     assert all(b.text.startswith("🔨") for row in pools.inline_keyboard for b in row)
     assert "Conggang" in pools.inline_keyboard[0][0].text
@@ -244,6 +244,12 @@ async def test_a_coordinator_opens_a_whole_pool_and_sliced_lots_with_buttons(
 
     await coordinator.send("/pools")
     assert (await coordinator.receive()).text == t("No harvest is waiting to be pooled yet.")
+    # The first /pools message's button, pressed again: that pool is in lots now.
+    await coordinator.press(callback_data=pool_cb(conggang), message=pools_first)
+    assert (await coordinator.receive()).text == t(
+        "This pool is empty now: its reports were withdrawn or went into another lot. "
+        "Send /pools to see what is waiting."
+    )
 
 
 async def test_typed_answers_and_every_bad_one_are_answered(
@@ -530,6 +536,17 @@ async def test_close_early_sold_and_unsold_and_cancel(
         "No auction is open and no sale waits for acceptance. /pools shows what to sell."
     )
 
+    # The audit log names each action.
+    await coordinator.send("/audit")
+    log = (await coordinator.receive()).text
+    for action in (
+        f"cancelled the auction of Lot #{again}",
+        f"closed the auction of Lot #{unsold} early",
+        f"closed the auction of Lot #{sold} early",
+        f"opened the auction of Lot #{sold} (600 kg, reserve " + format_price(2000, "en", t) + ")",
+    ):
+        assert action in log, log
+
 
 @LANGS
 async def test_the_seller_accepts_or_rejects_by_button_once_and_a_deadline_rejects(
@@ -651,6 +668,21 @@ async def test_the_seller_accepts_or_rejects_by_button_once_and_a_deadline_rejec
         rejected: LotStatus.REJECTED,
         late: LotStatus.REJECTED,
     }
+    await coordinator.send("/audit")
+    log = (await coordinator.receive()).text
+    price = format_price(2100, lang, t)
+    timed_out = t("rejected the sale of {lot} at {price}: nobody answered in time")
+    assert (
+        t("the bot (a deadline passed)") + ": " + timed_out.format(lot=late_name, price=price)
+        in log
+        or timed_out.format(lot=late_name, price=price) in log
+    ), log
+    assert (
+        t("accepted the sale of {lot} at {price}").format(
+            lot=lot_name, price=format_price(2300, lang, t)
+        )
+        in log
+    ), log
 
 
 async def test_everyone_else_is_refused(

@@ -19,7 +19,7 @@ from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot.auction import PriceProblem, PriceRejected, parse_price
+from bot.auction import FEN_PER_YUAN, GRAMS_PER_KG, PriceProblem, PriceRejected, parse_price
 from bot.config import Settings
 from bot.formatting import schedule_example, zone_name
 from bot.models import Grade, LotStatus, Process, Product, utcnow
@@ -33,7 +33,7 @@ from bot.services.pools import Pool, PoolKey
 from handlers import auction_texts as t
 from handlers.access import CoordinatorOnly
 from handlers.callbacks import AuctionCb, LotCb, PoolCb, SaleCb
-from handlers.prompts import prompt
+from handlers.prompts import AskFn, prompt
 from handlers.routing import RouterRecipe
 from handlers.states import Auctioning
 from handlers.texts import (
@@ -137,7 +137,7 @@ async def ask_size(turn: Turn) -> None:
         return
     rows = [(t.whole_pool_label(pool.grams), AuctionCb(action="size", value="all"))]
     for size_kg in turn.settings.lot_sizes_kg:
-        if size_kg * 1000 < pool.grams:
+        if size_kg * GRAMS_PER_KG < pool.grams:
             rows.append((t.slice_label(size_kg), AuctionCb(action="size", value=str(size_kg))))
     await turn.say(t.size_question(pool, turn.settings), _buttons(*rows))
 
@@ -159,7 +159,7 @@ async def size_pressed(callback: CallbackQuery, callback_data: AuctionCb, turn: 
         size_kg = int(callback_data.value)
     except ValueError:
         raise DomainError("bad_lot_size") from None
-    await _size_known(turn, size_kg * 1000)
+    await _size_known(turn, size_kg * GRAMS_PER_KG)
 
 
 @router.message(Auctioning.size, is_answer, coordinator)
@@ -176,7 +176,7 @@ async def size_typed(message: Message, turn: Turn) -> None:
 # --- Prices (reserve, increment, acceptance threshold) -----------------------------------------
 
 
-async def _typed_price(turn: Turn, text: str, action: str, ask: Any) -> int | None:
+async def _typed_price(turn: Turn, text: str, action: str, ask: AskFn) -> int | None:
     """A typed price in fen per kg, or None after saying why not (a decimal comma: both
     readings offered as buttons)."""
     try:
@@ -208,7 +208,7 @@ async def ask_reserve(turn: Turn) -> None:
     rows = []
     default = turn.settings.auction_reserves.get(pool.key.product.value)
     if default is not None:
-        fen = int(default * 100)
+        fen = int(default * FEN_PER_YUAN)
         rows.append((t.price(fen), AuctionCb(action="reserve", value=str(fen))))
     await turn.say(
         _(
@@ -242,7 +242,7 @@ async def reserve_typed(message: Message, turn: Turn) -> None:
 async def ask_increment(turn: Turn) -> None:
     rows = []
     for step in turn.settings.auction_increments:
-        fen = int(step * 100)
+        fen = int(step * FEN_PER_YUAN)
         rows.append((t.price(fen), AuctionCb(action="increment", value=str(fen))))
     await turn.say(
         _(

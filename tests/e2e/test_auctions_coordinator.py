@@ -10,6 +10,7 @@ from collections.abc import Iterator, Sequence
 from datetime import timedelta
 
 import pytest
+from aiogram.fsm.storage.base import StorageKey
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -387,8 +388,24 @@ async def test_typed_answers_and_every_bad_one_are_answered(
     assert "Cancelled" in (await coordinator.receive()).text
     await coordinator.send("2 t")
     assert "did not understand" in (await coordinator.receive()).text
-    # The Cancel button too.
+    # The closing time passes while the summary waits: asked again, nothing opened.
     await from_pools(coordinator, conggang)
+    await press_and_read(coordinator, auc("size", "all"))
+    await press_and_read(coordinator, auc("reserve", "2200"))
+    await press_and_read(coordinator, auc("increment", "10"))
+    await press_and_read(coordinator, auc("hours", "24"))
+    await press_and_read(coordinator, auc("accept", "auto"), "Zhou")
+    assert running_bot.app is not None
+    dp, bot = running_bot.app.dp, running_bot.app.bot
+    dialogue = StorageKey(bot_id=bot.id, chat_id=COORDINATOR_ID, user_id=COORDINATOR_ID)
+    past = (utcnow() - timedelta(minutes=1)).isoformat()
+    await dp.storage.update_data(dialogue, {"closes_at": past})
+    await coordinator.press(callback_data=auc("confirm"))
+    refused = await coordinator.receive()
+    assert refused.text == t("That closing time has already passed. Please choose a later one.")
+    assert closes_q in (await coordinator.receive()).text
+    assert len(await stored_lots(session)) == len(opened)
+    # The Cancel button too.
     await coordinator.press(callback_data=auc("cancel"))
     assert (await coordinator.receive_until(lambda m: "No auction" in m.text)).text == t(
         "No auction was opened."

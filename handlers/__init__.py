@@ -6,6 +6,7 @@ from aiogram import Dispatcher, Router
 
 from handlers import (
     access,
+    auctions,
     bidding,
     broadcast,
     common,
@@ -35,6 +36,7 @@ def routers() -> list[Router]:
         coordinator.router,
         lots.router,
         bidding.router,
+        auctions.router,
         registration.router,
         harvest.router,
         reports.router,

@@ -11,6 +11,7 @@ from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import gettext as _
 
 from bot.models import Role, User
+from handlers.callbacks import LotCb
 from handlers.keyboards import main_menu
 from handlers.routing import RouterRecipe
 from handlers.texts import COORDINATOR_MENU, is_menu
@@ -25,9 +26,12 @@ COORDINATOR_COMMANDS = (
     "demote",
     "audit",
     "pools",
+    "auctions",
 )
 # Callback prefixes of coordinator buttons (the CallbackData prefixes in handlers/callbacks.py).
-COORDINATOR_PREFIXES = ("bc", "bcx", "appr", "vadm", "aud")
+COORDINATOR_PREFIXES = ("bc", "bcx", "appr", "vadm", "aud", "pool", "auc", "sale")
+# A lot's buttons are merchants' too (LotCb); these of its actions are coordinators' only.
+COORDINATOR_LOT_ACTIONS = frozenset({"bids", "close", "cancel", "close_yes", "cancel_yes", "keep"})
 
 router = RouterRecipe("access")
 
@@ -49,6 +53,7 @@ async def menu_not_allowed(message: Message, turn: Turn) -> None:
 
 
 @router.callback_query(F.data.regexp(rf"^({'|'.join(COORDINATOR_PREFIXES)}):"), ~CoordinatorOnly())
+@router.callback_query(LotCb.filter(F.action.in_(COORDINATOR_LOT_ACTIONS)), ~CoordinatorOnly())
 async def button_not_allowed(callback: CallbackQuery, callback_answer: CallbackAnswer) -> None:
     callback_answer.text = _("Sorry, only coordinators can do that.")
     callback_answer.show_alert = True

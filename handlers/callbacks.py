@@ -110,3 +110,21 @@ class MaximumCb(CallbackData, prefix="mx"):
     lot_id: int
     maximum: int
     confirmed: bool = False
+
+
+class PoolCb(CallbackData, prefix="pool"):
+    """A pool in /pools, to open an auction on it; an empty `process` or `grade` is None
+    (fresh cherry has no process; ungraded is a grade of its own)."""
+
+    village_id: int
+    product: str
+    process: str = ""
+    grade: str = ""
+
+
+class AuctionCb(CallbackData, prefix="auc"):
+    """A step of opening an auction: `action` is the question answered ("size", "reserve",
+    "increment", "hours", "accept") or "confirm" / "cancel"; `value` the answer."""
+
+    action: str
+    value: str = ""

@@ -27,6 +27,7 @@ from bot.services import audit, coordination, pools, villages
 from bot.services.errors import DomainError
 from handlers import keyboards as kb
 from handlers.access import CoordinatorOnly
+from handlers.auctions import pool_markup
 from handlers.callbacks import ApprovalCb, AuditCb, VillageAdminCb
 from handlers.menus import coordinator_menus, former_coordinator_menus, merchant_menus
 from handlers.prompts import prompt
@@ -41,7 +42,7 @@ from handlers.texts import (
     is_answer,
     is_menu,
     merchant_card,
-    pool_pages,
+    pool_page_groups,
     village_link_caption,
     village_list,
 )
@@ -448,7 +449,8 @@ async def older_audit(
 
 @router.message(Command("pools"), CoordinatorOnly())
 async def show_pools(message: Message, turn: Turn, settings: Settings) -> None:
-    """What could be auctioned now: one line per pool, split over messages when long."""
+    """What could be auctioned now: one line per pool, split over messages when long, each
+    pool with its button to open an auction (handlers/auctions.py)."""
     await turn.state.clear()
-    for page in pool_pages(await pools.pools(turn.session), settings):
-        await turn.say(page)
+    for page, shown in pool_page_groups(await pools.pools(turn.session), settings):
+        await turn.say(page, pool_markup(shown))

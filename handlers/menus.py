@@ -43,6 +43,7 @@ COORDINATOR_COMMANDS = [
     ("demote", N_("Take the coordinator role from a user")),
     ("audit", N_("Recent coordinator actions")),
     ("pools", N_("Harvest waiting to be sold, by pool")),
+    ("auctions", N_("Open auctions and sales waiting for acceptance")),
 ]
 
 # An approved merchant's chat adds the market.

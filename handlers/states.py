@@ -52,3 +52,15 @@ class Bidding(StatesGroup):
 
     price = State()
     maximum = State()
+
+
+class Auctioning(StatesGroup):
+    """Opening an auction on a pool: lot size, reserve, increment, close, acceptance, summary."""
+
+    size = State()
+    reserve = State()
+    increment = State()
+    closes = State()
+    acceptance = State()
+    accept_below = State()
+    summary = State()

@@ -19,6 +19,7 @@ from bot.formatting import (
     format_datetime,
     format_moisture,
     format_moisture_range,
+    format_price,
     format_quantity,
 )
 from bot.i18n import N_
@@ -66,7 +67,15 @@ MENU_BROADCASTS = N_("🗓 Announcements")
 MENU_APPROVE = N_("🏢 Approve merchants")
 MENU_VILLAGES = N_("🏘 Villages")
 MENU_AUDIT = N_("📜 Audit log")
-COORDINATOR_MENU = (MENU_BROADCAST, MENU_BROADCASTS, MENU_APPROVE, MENU_VILLAGES, MENU_AUDIT)
+MENU_AUCTIONS = N_("🔨 Auctions")
+COORDINATOR_MENU = (
+    MENU_BROADCAST,
+    MENU_BROADCASTS,
+    MENU_APPROVE,
+    MENU_VILLAGES,
+    MENU_AUDIT,
+    MENU_AUCTIONS,
+)
 # An approved merchant's menu: the market.
 MENU_LOTS = N_("🔨 Lots")
 MENU_MYBIDS = N_("💰 My bids")
@@ -244,6 +253,16 @@ def domain_problem(exc: DomainError) -> str:
         if "telegram_id" in d:
             return _("{id} is a coordinator already.").format(id=d["telegram_id"])
         return _("You are a coordinator already.")
+    if exc.reason == "lot_not_open":
+        return _("This auction is over already: {status}.").format(
+            status=lot_status_label(str(d.get("status", "")))
+        )
+    if exc.reason == "sale_decided":
+        if d.get("status") == "open":
+            return _("This lot is still open for bids: there is no sale to decide yet.")
+        return _("This sale was decided already: {status}.").format(
+            status=lot_status_label(str(d.get("status", "")))
+        )
     if exc.reason == "merchant_decided":
         if d.get("status") == "approved":
             return _("This merchant was already approved.")
@@ -335,6 +354,23 @@ def domain_problem(exc: DomainError) -> str:
         "no_such_lot": _("That lot was not found. Send /lots to see the lots open now."),
         "bid_empty": _("Please type a price per kilogram, like 9.60."),
         "maximum_below_price": _("Your maximum cannot be below the price you bid."),
+        "bad_reserve": _(
+            "A price must be more than zero and at most ¥1,000 per kg. Please type another one."
+        ),
+        "bad_increment": _(
+            "The minimum increment must be more than zero and not more than the reserve price. "
+            "Please choose another one."
+        ),
+        "close_in_past": _("That closing time has already passed. Please choose a later one."),
+        "bad_lot_size": _("A lot size must be more than zero. Please choose another one."),
+        "pool_empty": _(
+            "This pool is empty now: its reports were withdrawn or went into another lot. "
+            "Send /pools to see what is waiting."
+        ),
+        "pool_changed": _(
+            "The pool changed since you looked (a report was added, withdrawn or put in another "
+            "lot), so nothing was opened. Here is the new plan: please check it again."
+        ),
         "telegram_id_invalid": _(
             "That is not a Telegram user id. It is a number like 123456789: the person can "
             "see theirs in Telegram, for example with @userinfobot."
@@ -345,6 +381,18 @@ def domain_problem(exc: DomainError) -> str:
         return _("That did not work. Please try again.")
     values = defaultdict(str, {**d, "id": d.get("telegram_id", "")})
     return template.format_map(values)
+
+
+def lot_status_label(status: str) -> str:
+    """Where a lot stands, in a few words."""
+    return {
+        "open": _("open for bids"),
+        "awaiting": _("waiting for acceptance"),
+        "sold": _("sold"),
+        "unsold": _("closed without a sale"),
+        "rejected": _("sale rejected"),
+        "cancelled": _("cancelled"),
+    }.get(status, status)
 
 
 def help_text(user: User, programme: str) -> str:
@@ -389,7 +437,10 @@ def help_text(user: User, programme: str) -> str:
             "🏢 Approve merchants (/approve): merchants waiting for approval.\n"
             "🏘 Villages (/villages): villages, their registration links and QR codes; add or "
             "rename one.\n"
-            "📜 Audit log (/audit): the latest coordinator actions, who did what and when.\n\n"
+            "📜 Audit log (/audit): the latest coordinator actions, who did what and when.\n"
+            "/pools: harvest waiting to be sold, by pool; open an auction on one.\n"
+            "🔨 Auctions (/auctions): open auctions and sales waiting for acceptance; bids, "
+            "closing early, cancelling.\n\n"
             "/promote: make a user a coordinator, for example /promote 123456789.\n"
             "/demote: take the coordinator role back, for example /demote 123456789.\n"
             "/language changes the language, /cancel stops any question."
@@ -404,8 +455,8 @@ def help_text(user: User, programme: str) -> str:
 
 def coordinator_greeting() -> str:
     return _(
-        "You are a coordinator. Your tools are in the menu below: announcements, merchants "
-        "waiting for approval, villages and the audit log. ❓ Help explains each one."
+        "You are a coordinator. Your tools are in the menu below: announcements, auctions, "
+        "merchants waiting for approval, villages and the audit log. ❓ Help explains each one."
     )
 
 
@@ -500,6 +551,26 @@ def _audit_what(entry: AuditEntry, settings: Settings) -> str:
         )
     if entry.action == AuditAction.CANCEL:
         return _("cancelled announcement #{id}").format(id=number)
+    lot = _("Lot #{id}").format(id=d.get("lot_id", ""))
+    if entry.action == AuditAction.LOT_OPEN:
+        return _("opened the auction of {lot} ({kg}, reserve {price})").format(
+            lot=lot,
+            kg=format_quantity(int(d.get("grams") or 0), locale(), _),
+            price=format_price(int(d.get("reserve_fen") or 0), locale(), _),
+        )
+    if entry.action == AuditAction.LOT_CLOSE:
+        return _("closed the auction of {lot} early").format(lot=lot)
+    if entry.action == AuditAction.LOT_CANCEL:
+        return _("cancelled the auction of {lot}").format(lot=lot)
+    if entry.action in (AuditAction.SALE_ACCEPT, AuditAction.SALE_REJECT):
+        price = format_price(int(d.get("price_fen") or 0), locale(), _)
+        if entry.action == AuditAction.SALE_ACCEPT:
+            return _("accepted the sale of {lot} at {price}").format(lot=lot, price=price)
+        if entry.via == AuditVia.SCHEDULER:
+            return _("rejected the sale of {lot} at {price}: nobody answered in time").format(
+                lot=lot, price=price
+            )
+        return _("rejected the sale of {lot} at {price}").format(lot=lot, price=price)
     if entry.action == AuditAction.VILLAGE_ADD:
         return _("added the village {name}").format(name=_short(d.get("name")))
     return _("renamed the village {old} to {name}").format(
@@ -570,19 +641,32 @@ def pool_block(pool: Pool, settings: Settings) -> str:
     )
 
 
-def pool_pages(pools: list[Pool], settings: Settings) -> list[str]:
-    """Every pool, in as few messages as Telegram's length limit allows (a heading first)."""
+POOLS_PER_PAGE = 50  # each pool of a message has a button; Telegram allows 100 per message
+
+
+def pool_page_groups(pools: list[Pool], settings: Settings) -> list[tuple[str, list[Pool]]]:
+    """Every pool, in as few messages as Telegram's length limit allows (a heading first),
+    with the pools each message shows (for its buttons)."""
     if not pools:
-        return [_("No harvest is waiting to be pooled yet.")]
-    pages = [
-        _("Harvest waiting to be sold, by pool ({count}):").format(
-            count=format_decimal(len(pools), locale=locale())
+        return [(_("No harvest is waiting to be pooled yet."), [])]
+    pages: list[tuple[str, list[Pool]]] = [
+        (
+            _("Harvest waiting to be sold, by pool ({count}):").format(
+                count=format_decimal(len(pools), locale=locale())
+            ),
+            [],
         )
     ]
     for pool in pools:
         block = pool_block(pool, settings)
-        if len(pages[-1]) + 2 + len(block) > MAX_MESSAGE:
-            pages.append(block)
+        text, shown = pages[-1]
+        if len(text) + 2 + len(block) > MAX_MESSAGE or len(shown) >= POOLS_PER_PAGE:
+            pages.append((block, [pool]))
         else:
-            pages[-1] += "\n\n" + block
+            pages[-1] = (text + "\n\n" + block, [*shown, pool])
     return pages
+
+
+def pool_pages(pools: list[Pool], settings: Settings) -> list[str]:
+    """Every pool, in as few messages as Telegram's length limit allows (a heading first)."""
+    return [text for text, _shown in pool_page_groups(pools, settings)]

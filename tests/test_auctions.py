@@ -283,3 +283,42 @@ async def test_closing_soon_once_and_next_due(session: AsyncSession, market: Mar
     await session.commit()
     assert await lots.warn_closing_soon(session, at, soon) == 0
     assert await lots.next_due(session, soon) == lot.closes_at
+
+
+async def test_coordinators_see_who_leads_and_until_when_a_sale_waits(
+    session: AsyncSession, market: Market
+) -> None:
+    lot = await open_one(session, market, confirm_before_sale=True)
+    a, b, _c = market["merchants"]
+    await bids.place_bid(session, a, lot.id, price_fen=2000, now=T0)
+    await bids.place_bid(session, b, lot.id, price_fen=2100, now=T0)
+    await session.commit()
+    (shown,) = await lots.lots_of_coordinators(session, market["coord"])
+    assert (shown.id, shown.leader, shown.leader_company, shown.leading_fen) == (
+        lot.id,
+        None,  # registered merchants here have a company, no name
+        "Co101",
+        2100,
+    )
+    assert shown.acceptance_due_at is None and shown.bids == 2
+    await lots.close_early(session, market["coord"], lot.id, ACCEPT, now=T0)
+    await session.commit()
+    waiting = await lots.coordinator_lot(session, market["coord"], lot.id)
+    assert waiting.status == LotStatus.AWAITING and waiting.acceptance_due_at == T0 + ACCEPT
+    with pytest.raises(DomainError, match="not_allowed"):
+        await lots.lots_of_coordinators(session, a)
+    with pytest.raises(DomainError, match="no_such_lot"):
+        await lots.coordinator_lot(session, market["coord"], 9999)
+
+
+def test_reserve_and_increment_are_checked_as_typed() -> None:
+    lots.check_reserve(1)
+    lots.check_reserve(100_000)
+    for bad in (0, -1, 100_001):
+        with pytest.raises(DomainError, match="bad_reserve"):
+            lots.check_reserve(bad)
+    lots.check_increment(10, 2000)
+    lots.check_increment(2000, 2000)
+    for step in (0, -10, 2001):
+        with pytest.raises(DomainError, match="bad_increment"):
+            lots.check_increment(step, 2000)

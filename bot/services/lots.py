@@ -14,8 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import Select, and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from bot import outbox
 from bot.auction import MAX_FEN_PER_KG, lot_value_fen
@@ -55,14 +56,25 @@ class Terms:
     accept_below_fen: int | None = None
 
     def check(self, now: datetime) -> None:
-        if not 0 < self.reserve_fen <= MAX_FEN_PER_KG:
-            raise DomainError("bad_reserve")
-        if not 0 < self.increment_fen <= self.reserve_fen:
-            raise DomainError("bad_increment")
+        check_reserve(self.reserve_fen)
+        check_increment(self.increment_fen, self.reserve_fen)
         if self.closes_at <= now:
             raise DomainError("close_in_past")
-        if self.accept_below_fen is not None and self.accept_below_fen <= 0:
-            raise DomainError("bad_reserve")
+        if self.accept_below_fen is not None:
+            check_reserve(self.accept_below_fen)
+
+
+def check_reserve(reserve_fen: int) -> None:
+    """A reserve (or acceptance threshold) is a positive price no coffee exceeds; checked
+    while a coordinator types it, and again when the lot opens."""
+    if not 0 < reserve_fen <= MAX_FEN_PER_KG:
+        raise DomainError("bad_reserve")
+
+
+def check_increment(increment_fen: int, reserve_fen: int) -> None:
+    """The least step between bids: positive and not above the reserve itself."""
+    if not 0 < increment_fen <= reserve_fen:
+        raise DomainError("bad_increment")
 
 
 @dataclass(frozen=True)
@@ -669,13 +681,52 @@ async def lot_bids(session: AsyncSession, actor: Actor, lot_id: int) -> list[Bid
     ]
 
 
-async def lots_of_coordinators(session: AsyncSession, actor: Actor) -> list[LotView]:
+@dataclass(frozen=True)
+class CoordinatorLot(LotView):
+    """A lot as coordinators see it: who leads (never shown to merchants) and, while it waits
+    for acceptance, until when."""
+
+    leader: str | None
+    leader_company: str | None
+    acceptance_due_at: datetime | None
+
+
+def _coordinator_query() -> Select[Lot, str, str | None, str | None]:
+    leader = aliased(User)
+    return (
+        select(Lot, Village.name, leader.name, leader.company)
+        .join(Village, Village.id == Lot.village_id)
+        .outerjoin(leader, leader.id == Lot.leader_id)
+    )
+
+
+def _coordinator_view(
+    lot: Lot, village: str, leader: str | None, company: str | None
+) -> CoordinatorLot:
+    return CoordinatorLot(
+        **vars(_view(lot, village)),
+        leader=leader,
+        leader_company=company,
+        acceptance_due_at=lot.acceptance_due_at,
+    )
+
+
+async def lots_of_coordinators(session: AsyncSession, actor: Actor) -> list[CoordinatorLot]:
     """Open lots and lots waiting for acceptance, for a coordinator's /auctions."""
     await require_coordinator(session, actor)
     rows = await session.execute(
-        select(Lot, Village.name)
-        .join(Village, Village.id == Lot.village_id)
+        _coordinator_query()
         .where(Lot.status.in_([LotStatus.OPEN, LotStatus.AWAITING]))
         .order_by(Lot.status, Lot.closes_at, Lot.id)
     )
-    return [_view(lot, name) for lot, name in rows]
+    return [_coordinator_view(lot, village, name, company) for lot, village, name, company in rows]
+
+
+async def coordinator_lot(session: AsyncSession, actor: Actor, lot_id: int) -> CoordinatorLot:
+    """One lot as /auctions shows it, whatever its status (to redraw its card after a change)."""
+    await require_coordinator(session, actor)
+    row = (await session.execute(_coordinator_query().where(Lot.id == lot_id))).first()
+    if row is None:
+        raise DomainError("no_such_lot")
+    lot, village, name, company = row
+    return _coordinator_view(lot, village, name, company)

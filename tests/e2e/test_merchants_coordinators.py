@@ -190,7 +190,10 @@ async def test_help_says_what_each_user_can_do_now(
         "🏢 Approve merchants (/approve): merchants waiting for approval.\n"
         "🏘 Villages (/villages): villages, their registration links and QR codes; add or "
         "rename one.\n"
-        "📜 Audit log (/audit): the latest coordinator actions, who did what and when.\n\n"
+        "📜 Audit log (/audit): the latest coordinator actions, who did what and when.\n"
+        "/pools: harvest waiting to be sold, by pool; open an auction on one.\n"
+        "🔨 Auctions (/auctions): open auctions and sales waiting for acceptance; bids, "
+        "closing early, cancelling.\n\n"
         "/promote: make a user a coordinator, for example /promote 123456789.\n"
         "/demote: take the coordinator role back, for example /demote 123456789.\n"
         "/language changes the language, /cancel stops any question."
@@ -351,17 +354,18 @@ async def test_a_new_coordinator_has_a_menu_of_their_tools(
         "🏢 Approve merchants",
         "🏘 Villages",
         "📜 Audit log",
+        "🔨 Auctions",
         "❓ Help",
     ]
     assert greeting.reply_buttons == [t(label) for label in labels], coordinator.transcript()
     assert greeting.text == t(
-        "You are a coordinator. Your tools are in the menu below: announcements, merchants "
-        "waiting for approval, villages and the audit log. ❓ Help explains each one."
+        "You are a coordinator. Your tools are in the menu below: announcements, auctions, "
+        "merchants waiting for approval, villages and the audit log. ❓ Help explains each one."
     )
     # Each button does what its command does.
     for label, command in zip(
         labels,
-        ["/broadcast", "/broadcasts", "/approve", "/villages", "/audit", "/help"],
+        ["/broadcast", "/broadcasts", "/approve", "/villages", "/audit", "/auctions", "/help"],
         strict=True,
     ):
         await coordinator.send(command)

@@ -54,7 +54,7 @@ def test_prices_weights_and_times_are_the_readers() -> None:
     payload = PAYLOADS["outbid"]
     zh = render("outbid", payload, "zh", i18n, tz=ZoneInfo("Asia/Shanghai")).text
     en = render("outbid", payload, "en", i18n, tz=ZoneInfo("Asia/Shanghai")).text
-    assert "¥23.10/公斤" in zh and "5,250 公斤" in zh and "第 7 号批次" in zh and "18:00" in zh
+    assert "¥23.10/公斤" in zh and "5,250 公斤" in zh and "批次 #7" in zh and "18:00" in zh
     assert "CN¥23.10/kg" in en and "5,250 kg" in en and "Lot #7" in en and "6:00" in en
     won = render("lot_won", PAYLOADS["lot_won"], "en", i18n).text
     assert "CN¥121,275.00" in won

@@ -13,6 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.models import Notice, NoticeStatus, User, utcnow
 
+# Priorities: lower is claimed sooner, within the same global and per-chat limits. A notice to
+# one person caused by their own business (an approval, outbid, won, sold, closing soon) is
+# PERSONAL: it must not wait behind the 100,000 notices of an announcement, which are BULK.
+PERSONAL = 0
+BULK = 10
+
 
 def _insert(session: AsyncSession) -> Any:
     bind = session.get_bind()
@@ -32,8 +38,10 @@ async def enqueue(
     *,
     broadcast_id: int | None = None,
     not_before: datetime | None = None,
+    priority: int = PERSONAL,
 ) -> bool:
-    """Add one notice unless its de-duplication key exists already; True when added."""
+    """Add one notice unless its de-duplication key exists already; True when added.
+    Personal by default: one notice to one person is about their own business."""
     statement = (
         _insert(session)(Notice)
         .values(
@@ -44,6 +52,7 @@ async def enqueue(
             status=NoticeStatus.PENDING,
             broadcast_id=broadcast_id,
             attempts=0,
+            priority=priority,
             next_attempt_at=not_before or utcnow(),
             created_at=utcnow(),
         )
@@ -60,9 +69,11 @@ async def enqueue_for(
     dedup_prefix: str,
     *,
     broadcast_id: int | None = None,
+    priority: int = BULK,
 ) -> int:
     """One notice per selected user id in a single INSERT ... SELECT (100k rows in well
-    under a second on SQLite); returns how many were added."""
+    under a second on SQLite); returns how many were added. Bulk by default: notices to a
+    whole audience go after personal ones."""
     ids = recipients.subquery()
     now = utcnow()
     rows = select(
@@ -73,6 +84,7 @@ async def enqueue_for(
         literal(NoticeStatus.PENDING.value),
         literal(broadcast_id, Notice.__table__.c.broadcast_id.type),
         literal(0),
+        literal(priority, Notice.__table__.c.priority.type),
         literal(now, Notice.__table__.c.next_attempt_at.type),
         literal(now, Notice.__table__.c.created_at.type),
     ).where(true())  # SQLite needs a WHERE before ON CONFLICT in INSERT ... SELECT
@@ -87,6 +99,7 @@ async def enqueue_for(
                 "status",
                 "broadcast_id",
                 "attempts",
+                "priority",
                 "next_attempt_at",
                 "created_at",
             ],

@@ -20,6 +20,16 @@ PERSONAL = 0
 BULK = 10
 
 
+# session.info key: this transaction wrote a notice, so the dispatcher is woken after the commit.
+ENQUEUED = "notices_enqueued"
+
+
+def enqueued(session: AsyncSession) -> bool:
+    """Whether this session wrote a notice (since it began): only then is waking the notice
+    dispatcher after its commit worth a claim (a write transaction on SQLite)."""
+    return bool(session.info.get(ENQUEUED))
+
+
 def _insert(session: AsyncSession) -> Any:
     bind = session.get_bind()
     return pg_insert if bind.dialect.name == "postgresql" else sqlite_insert
@@ -58,7 +68,10 @@ async def enqueue(
         )
         .on_conflict_do_nothing(index_elements=["dedup_key"])
     )
-    return _rowcount(await session.execute(statement)) > 0
+    added = _rowcount(await session.execute(statement)) > 0
+    if added:
+        session.info[ENQUEUED] = True
+    return added
 
 
 async def enqueue_for(
@@ -107,7 +120,10 @@ async def enqueue_for(
         )
         .on_conflict_do_nothing(index_elements=["dedup_key"])
     )
-    return _rowcount(await session.execute(statement))
+    added = _rowcount(await session.execute(statement))
+    if added:
+        session.info[ENQUEUED] = True
+    return added
 
 
 async def mark_blocked(session: AsyncSession, user_id: int) -> int:

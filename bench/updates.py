@@ -1,31 +1,34 @@
 """The per-update path: ``python bench/updates.py [--quick]``.
 
 Many users send an update at the same moment; the figure is updates handled per second, from
-the first update pushed to the last reply received (the emulator's receive times). Three bots
-long-poll the same Bot API emulator (bench/emulator_proc.py, its own process), one after the
-other:
+the first update pushed to the last reply received (the emulator's receive times). Two bots
+run, each long-polling a Bot API emulator of its own (bench/emulator_proc.py, a process
+each):
 
 - a bare aiogram echo bot (a Dispatcher with one handler answering the text, polling with
   aiogram's defaults): what the emulator, aiohttp and aiogram cost by themselves;
-- farmgate (build_app, long polling, as `farmgate run` starts it) on SQLite, a file in a
-  temporary folder;
-- farmgate on PostgreSQL (FARMGATE_TEST_POSTGRES_URL, default
-  postgresql+asyncpg://postgres@127.0.0.1:5432/test; a scratch database created and dropped).
+- farmgate (build_app, long polling, as `farmgate run` starts it), on SQLite (a file in a
+  temporary folder) and then on PostgreSQL (FARMGATE_TEST_POSTGRES_URL, default
+  postgresql+asyncpg://postgres@127.0.0.1:5432/test; a scratch database created and
+  dropped).
 
 The farmgate workloads are /help from registered farmers (the same users every round: user
-lookup, de-duplication, dialogue state, commit, one reply) and /help from users the bot has
-never seen (each round new ones: their row is created too). Each workload runs `rounds` times
-after a warm-up; the figure is the median. The ratios are farmgate ÷ echo.
+lookup, de-duplication, dialogue state, commit, one reply with the menu keyboard) and /help
+from users the bot has never seen (new ones every round: their row is created too). Each
+farmgate round follows a round of the echo bot, and its ratio is taken to that round: the
+load of a shared machine drifts by more than the effects measured. Figures are medians over
+`rounds` (7; 3 with `--quick`, about a minute).
 
 `NOTICE_RATE` is 1,000 here (Telegram's paid broadcasts): replies take their slot from the
 notices' global pacer (bot/notices/pacing.py), and at the default 30/s that limit, not the
 per-update path, would be measured (the echo bot keeps no limit; the emulator enforces none).
-`--notice-rate 30` measures with the default.
+`--notice-rate 30` measures with the default. `--profile sqlite` writes a cProfile of that
+phase; `--verbose` prints each round with this process's CPU time per update.
 
-Other workloads (bids, say) reuse this harness: `Harness` starts the emulator, `farmgate` and
+Other workloads (bids, say) reuse this harness: `Harness` starts an emulator, `farmgate` and
 `echo_bot` run a bot against it, `Harness.feed` pushes a list of updates at once and waits
-for the replies, `throughput` times rounds of them. Human-readable lines first; the last line
-is one JSON object with the figures.
+for the replies, `paired` alternates rounds of a workload with the echo bot's. Human-readable
+lines first; the last line is one JSON object with the figures.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import functools
 import json
 import logging
 import os
@@ -127,27 +131,37 @@ def texts(users: list[int], text: str) -> list[Update]:
     return [{"user": user, "text": text} for user in users]
 
 
+@dataclass
+class Round:
+    rate: float  # updates per second, first push to last reply
+    cpu_ms: float  # this process's CPU time (the bots run here) per update, all threads
+    latencies: list[float]  # per user: seconds from their update to the first reply
+
+
 async def throughput(
     harness: Harness,
     rounds: int,
     workload: Callable[[int], list[Update]],
     expect: Callable[[list[Update]], int] = len,
-) -> list[float]:
-    """Updates per second of each round; `workload(round)` gives that round's updates."""
+) -> list[Round]:
+    """Each round's figures; `workload(round)` gives that round's updates."""
     figures = []
     for index in range(rounds):
         updates = workload(index)
         cpu = time.process_time()
         result = await harness.feed(updates, expect(updates))
         cpu = time.process_time() - cpu
-        figures.append(len(updates) / float(result["seconds"]))
+        seconds = float(result["seconds"])
+        figures.append(
+            Round(len(updates) / seconds, cpu * 1000 / len(updates), result["latencies"])
+        )
         log.info(
             "%d updates in %.2f s: %.0f/s, this process's CPU %.2f ms an update (%.0f%%)",
             len(updates),
-            result["seconds"],
-            figures[-1],
-            cpu * 1000 / len(updates),
-            100 * cpu / float(result["seconds"]),
+            seconds,
+            figures[-1].rate,
+            figures[-1].cpu_ms,
+            100 * cpu / seconds,
         )
     return figures
 
@@ -276,9 +290,67 @@ def median(values: list[float]) -> float:
     return round(statistics.median(values), 1)
 
 
-async def help_rounds(harness: Harness, url: str, options: Options) -> tuple[float, float]:
-    """/help from registered farmers and from new users, on one database: (registered, new)
-    updates per second."""
+@dataclass
+class Paired:
+    """Rounds of one workload, each right after a round of the echo bot: the machine's load
+    drifts (other jobs on the same cores), so each round is compared with its own echo."""
+
+    rounds: list[Round]
+    echo: list[Round]
+
+    @property
+    def rates(self) -> list[float]:
+        return [r.rate for r in self.rounds]
+
+    @property
+    def echo_rates(self) -> list[float]:
+        return [r.rate for r in self.echo]
+
+    @property
+    def ratio(self) -> float:
+        pairs = zip(self.rates, self.echo_rates, strict=True)
+        return round(statistics.median(rate / echo for rate, echo in pairs), 3)
+
+    @property
+    def cpu_ms(self) -> float:
+        return round(statistics.median(r.cpu_ms for r in self.rounds), 2)
+
+    @property
+    def echo_cpu_ms(self) -> float:
+        return round(statistics.median(r.cpu_ms for r in self.echo), 2)
+
+
+class Echo:
+    """The echo bot on an emulator of its own, running beside farmgate's (idle meanwhile),
+    so that its rounds can alternate with farmgate's."""
+
+    def __init__(self, users: int) -> None:
+        self.harness = Harness()
+        self.users = [10_000 + i for i in range(users)]
+
+    async def round(self) -> Round:
+        (measured,) = await throughput(self.harness, 1, lambda _: texts(self.users, "hello"))
+        return measured
+
+
+def _shifted(workload: Callable[[int], list[Update]], index: int, _: int) -> list[Update]:
+    return workload(index)
+
+
+async def paired(
+    harness: Harness, echo: Echo, rounds: int, workload: Callable[[int], list[Update]]
+) -> Paired:
+    result = Paired([], [])
+    for index in range(rounds):
+        result.echo.append(await echo.round())
+        result.rounds += await throughput(harness, 1, functools.partial(_shifted, workload, index))
+    return result
+
+
+async def help_rounds(
+    harness: Harness, echo: Echo, url: str, options: Options
+) -> tuple[Paired, Paired]:
+    """/help from registered farmers and from new users, on one database."""
     n = options.users
     farmers = [100_000 + i for i in range(n)]
     await asyncio.to_thread(migrate.upgrade, url)
@@ -293,60 +365,68 @@ async def help_rounds(harness: Harness, url: str, options: Options) -> tuple[flo
         profiler = cProfile.Profile() if options.profile and options.profile in url else None
         if profiler is not None:
             profiler.enable()
-        registered = await throughput(harness, options.rounds, lambda _: texts(farmers, "/help"))
-        new = await throughput(harness, options.rounds, newcomers)
+        registered = await paired(harness, echo, options.rounds, lambda _: texts(farmers, "/help"))
+        new = await paired(harness, echo, options.rounds, newcomers)
         if profiler is not None:
             profiler.disable()
             profiler.dump_stats(options.profile_out)
             print(f"profile written to {options.profile_out}", flush=True)
-    return median(registered), median(new)
+    return registered, new
 
 
-async def echo_rounds(harness: Harness, options: Options, first: int) -> list[float]:
-    users = [first + i for i in range(options.users)]
-    async with echo_bot(harness.api_url):
-        await harness.feed(texts(users[:50], "hello"))
-        return await throughput(harness, options.rounds, lambda _: texts(users, "hello"))
+def _line(name: str, registered: Paired, new: Paired) -> str:
+    def one(paired: Paired) -> str:
+        return (
+            f"{median(paired.rates):.0f}/s, {paired.cpu_ms:.2f} ms CPU an update (echo "
+            f"{median(paired.echo_rates):.0f}/s, {paired.echo_cpu_ms:.2f} ms; ratio "
+            f"{paired.ratio:.2f})"
+        )
+
+    return f"{name} /help {one(registered)}; from new users {one(new)}"
 
 
 async def main(options: Options) -> dict[str, Any]:
     harness = Harness()
+    echo = Echo(options.users)
     await harness.start()
+    await echo.harness.start()
     figures: dict[str, Any] = {
         "users": options.users,
         "rounds": options.rounds,
         "notice_rate": options.notice_rate,
     }
+    echo_rates: list[float] = []
     try:
-        echo = await echo_rounds(harness, options, 10_000)
-        print(f"echo:        {', '.join(f'{f:.0f}' for f in echo)} updates/s", flush=True)
+        async with echo_bot(echo.harness.api_url):
+            await echo.harness.feed(texts(echo.users[:50], "hello"))  # warm-up
+            if "sqlite" in options.databases:
+                with tempfile.TemporaryDirectory() as directory:
+                    url = f"sqlite+aiosqlite:///{directory}/bench.db"
+                    registered, new = await help_rounds(harness, echo, url, options)
+                print(_line("SQLite:    ", registered, new), flush=True)
+                figures["help_per_s_sqlite"] = median(registered.rates)
+                figures["help_new_per_s_sqlite"] = median(new.rates)
+                figures["cpu_ms_sqlite"], figures["cpu_ms_echo"] = (
+                    registered.cpu_ms,
+                    new.echo_cpu_ms,
+                )
+                figures["ratio_sqlite"], figures["ratio_new_sqlite"] = registered.ratio, new.ratio
+                echo_rates += registered.echo_rates + new.echo_rates
 
-        if "sqlite" in options.databases:
-            with tempfile.TemporaryDirectory() as directory:
-                url = f"sqlite+aiosqlite:///{directory}/bench.db"
-                registered, new = await help_rounds(harness, url, options)
-            print(f"SQLite:      /help {registered:.0f}/s, new users {new:.0f}/s", flush=True)
-            figures["help_per_s_sqlite"], figures["help_new_per_s_sqlite"] = registered, new
-
-        if "postgres" in options.databases:
-            async with scratch_postgres("bench_updates") as url:
-                registered, new = await help_rounds(harness, url, options)
-            print(f"PostgreSQL:  /help {registered:.0f}/s, new users {new:.0f}/s", flush=True)
-            figures["help_per_s_postgres"], figures["help_new_per_s_postgres"] = registered, new
-
-        # The echo bot once more: the machine's load may have changed meanwhile.
-        echo += await echo_rounds(harness, options, 20_000)
-        print(f"echo again:  {', '.join(f'{f:.0f}' for f in echo)} updates/s", flush=True)
+            if "postgres" in options.databases:
+                async with scratch_postgres("bench_updates") as url:
+                    registered, new = await help_rounds(harness, echo, url, options)
+                print(_line("PostgreSQL:", registered, new), flush=True)
+                figures["help_per_s_postgres"] = median(registered.rates)
+                figures["help_new_per_s_postgres"] = median(new.rates)
+                figures["cpu_ms_postgres"] = registered.cpu_ms
+                figures["ratio_postgres"] = registered.ratio
+                figures["ratio_new_postgres"] = new.ratio
+                echo_rates += registered.echo_rates + new.echo_rates
     finally:
+        await echo.harness.stop()
         await harness.stop()
-    figures["echo_per_s"] = median(echo)
-    for database in options.databases:
-        figures[f"ratio_{database}"] = round(
-            figures[f"help_per_s_{database}"] / figures["echo_per_s"], 3
-        )
-        figures[f"ratio_new_{database}"] = round(
-            figures[f"help_new_per_s_{database}"] / figures["echo_per_s"], 3
-        )
+    figures["echo_per_s"] = median(echo_rates)
     return figures
 
 
@@ -354,7 +434,7 @@ def cli() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer rounds (under a minute)")
     parser.add_argument("--users", type=int, default=300, help="users sending at once")
-    parser.add_argument("--rounds", type=int, help="rounds per workload (default 5, quick 2)")
+    parser.add_argument("--rounds", type=int, help="rounds per workload (default 7, quick 3)")
     parser.add_argument("--notice-rate", type=float, default=1000.0, help="NOTICE_RATE")
     parser.add_argument("--profile", choices=["sqlite", "postgres"], help="cProfile one phase")
     parser.add_argument("--profile-out", default="updates.prof", help="where its stats go")
@@ -371,7 +451,7 @@ def cli() -> None:
         log.setLevel(logging.INFO)
     options = Options(
         users=args.users,
-        rounds=args.rounds or (2 if args.quick else 5),
+        rounds=args.rounds or (3 if args.quick else 7),
         notice_rate=args.notice_rate,
         profile=args.profile,
         profile_out=args.profile_out,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from aiogram import F
@@ -18,7 +19,7 @@ class Steps(StatesGroup):
 
 
 def _message(text: str | None) -> Message:
-    return Message(message_id=1, date=0, chat=Chat(id=1, type="private"), text=text)
+    return Message(message_id=1, date=datetime.now(UTC), chat=Chat(id=1, type="private"), text=text)
 
 
 async def _check(check: Any, message: Message, **data: Any) -> Any:

@@ -20,7 +20,7 @@ from aiogram.fsm.storage.base import (
     StateType,
     StorageKey,
 )
-from sqlalchemy import event
+from sqlalchemy import bindparam, event, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session, SessionTransaction
 
@@ -29,6 +29,9 @@ from bot.models import DialogueState
 
 # session.info key: the dialogue rows this session read, None for a key without one.
 _ROWS = "dialogue_rows"
+# Built once (session.get builds its SELECT anew each time; the rows are kept per session
+# above, so its identity-map shortcut is not needed).
+_BY_KEY = select(DialogueState).where(DialogueState.key == bindparam("key"))
 
 
 @event.listens_for(Session, "after_soft_rollback")
@@ -62,7 +65,7 @@ class SqlAlchemyStorage(BaseStorage):
         SELECT. The update's chat lock keeps others from changing it meanwhile."""
         rows: dict[str, DialogueState | None] = session.info.setdefault(_ROWS, {})
         if key not in rows:
-            rows[key] = await session.get(DialogueState, key)
+            rows[key] = await session.scalar(_BY_KEY, {"key": key})
         return rows[key]
 
     def _add(self, session: AsyncSession, row: DialogueState) -> None:

@@ -17,7 +17,7 @@ lookup, de-duplication, dialogue state, commit, one reply with the menu keyboard
 from users the bot has never seen (new ones every round: their row is created too). Each
 farmgate round follows a round of the echo bot, and its ratio is taken to that round: the
 load of a shared machine drifts by more than the effects measured. Figures are medians over
-`rounds` (7; 3 with `--quick`, about a minute).
+`rounds` (7; 2 with `--quick`, under a minute).
 
 `NOTICE_RATE` is 1,000 here (Telegram's paid broadcasts): replies take their slot from the
 notices' global pacer (bot/notices/pacing.py), and at the default 30/s that limit, not the
@@ -434,7 +434,7 @@ def cli() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer rounds (under a minute)")
     parser.add_argument("--users", type=int, default=300, help="users sending at once")
-    parser.add_argument("--rounds", type=int, help="rounds per workload (default 7, quick 3)")
+    parser.add_argument("--rounds", type=int, help="rounds per workload (default 7, quick 2)")
     parser.add_argument("--notice-rate", type=float, default=1000.0, help="NOTICE_RATE")
     parser.add_argument("--profile", choices=["sqlite", "postgres"], help="cProfile one phase")
     parser.add_argument("--profile-out", default="updates.prof", help="where its stats go")
@@ -451,7 +451,7 @@ def cli() -> None:
         log.setLevel(logging.INFO)
     options = Options(
         users=args.users,
-        rounds=args.rounds or (3 if args.quick else 7),
+        rounds=args.rounds or (2 if args.quick else 7),
         notice_rate=args.notice_rate,
         profile=args.profile,
         profile_out=args.profile_out,

@@ -3,8 +3,9 @@
 Besides the Bot API it serves, on a second port, ``GET /_bench/count`` (messages received
 since the last reset), ``GET /_bench/sent?since=N`` (the receive log from entry N on:
 ``[[monotonic_time, chat_id], ...]``), ``POST /_bench/reset`` and ``POST /_bench/latency?ms=N``
-(the simulated round trip from now on; ``--latency-ms`` at start), and prints
-``READY <api_url> <control_url>`` once both listen.
+(the simulated round trip from now on; ``--latency-ms`` at start), ``POST /_bench/feed``
+(users send updates to the bot, all at once; answered when the bot's replies are in, see
+`feed`), and prints ``READY <api_url> <control_url>`` once both listen.
 """
 
 from __future__ import annotations
@@ -12,10 +13,46 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import time
+from typing import Any
 
 from aiohttp import web
 
 from tests.emulator import BotApiEmulator
+
+
+async def feed(emu: BotApiEmulator, body: dict[str, Any]) -> dict[str, Any]:
+    """Push every update of `body["updates"]` at once and wait until the bot has sent
+    `body["expect"]` messages more (default: one per update; `timeout` seconds at most).
+
+    An update is ``{"user": id, "text": "..."}`` (a leading /command is marked as one) or
+    ``{"user": id, "press": "callback data"}`` (a press on the user's newest message with
+    buttons); ``"language_code"`` sets a new user's client language. Answers the seconds from
+    the first push to the last expected message and, per user, the seconds until the
+    first message after their update. Counting messages in the receive log keeps the wait
+    O(1) per API call, so the emulator's own CPU does not grow with the number of users."""
+    updates: list[dict[str, Any]] = body["updates"]
+    expect = int(body.get("expect", len(updates)))
+    start_len = len(emu.sent_log)
+    pushed: dict[int, float] = {}
+    start = time.monotonic()
+    for item in updates:
+        chat = emu.user(int(item["user"]), language_code=item.get("language_code", "en"))
+        pushed.setdefault(chat.id, time.monotonic())
+        if "press" in item:
+            await chat.press(callback_data=item["press"], force=bool(item.get("force")))
+        else:
+            await chat.send(item["text"])
+    await emu.wait_for(
+        lambda e: len(e.sent_log) >= start_len + expect, timeout=float(body.get("timeout", 120))
+    )
+    first: dict[int, float] = {}
+    end = start
+    for at, chat_id in emu.sent_log[start_len:]:
+        end = max(end, at)
+        if chat_id in pushed and chat_id not in first:
+            first[chat_id] = at - pushed[chat_id]
+    return {"seconds": end - start, "latencies": sorted(first.values())}
 
 
 async def serve(host: str, latency: float) -> None:
@@ -42,11 +79,15 @@ async def serve(host: str, latency: float) -> None:
         emu.latency = float(request.query["ms"]) / 1000
         return web.json_response({"ok": True})
 
+    async def feed_updates(request: web.Request) -> web.Response:
+        return web.json_response(await feed(emu, await request.json()))
+
     control = web.Application()
     control.router.add_get("/_bench/count", count)
     control.router.add_get("/_bench/sent", sent)
     control.router.add_post("/_bench/reset", reset)
     control.router.add_post("/_bench/latency", set_latency)
+    control.router.add_post("/_bench/feed", feed_updates)
     runner = web.AppRunner(control, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, 0)

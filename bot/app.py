@@ -21,6 +21,7 @@ from bot.middlewares import DbSessionMiddleware, UserI18nMiddleware
 from bot.notice_dispatcher import DispatcherOptions, NoticeDispatcher
 from bot.notices.pacing import PacingMiddleware
 from bot.polling import UpdateDispatcher
+from bot.response_types import KeepResponseTypes
 from bot.scheduler import Market, Retention, Scheduler
 from bot.storage import DestinyKeyBuilder, SqlAlchemyStorage
 
@@ -62,6 +63,7 @@ def make_bot(settings: Settings) -> Bot:
         # room for the notices in flight, besides polling and replies (aiohttp's default: 100)
         limit=settings.notice_max_in_flight + 20,
     )
+    session.middleware(KeepResponseTypes())
     return Bot(settings.bot_token, session=session, default=DefaultBotProperties(parse_mode=None))
 
 

@@ -14,6 +14,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from bot import sqlite_driver
+
 # The session of the update being handled, so the dialogue-state storage writes in the same
 # transaction as the handler (one commit per update; no second SQLite writer to wait for).
 current_session: ContextVar[AsyncSession | None] = ContextVar("current_session", default=None)
@@ -41,6 +43,8 @@ def make_engine(url: str, pool_size: int | None = None, **kwargs: Any) -> AsyncE
     kwargs.setdefault("hide_parameters", True)
     if is_sqlite(url):
         kwargs.setdefault("connect_args", {"timeout": 30})
+        if make_url(url).get_driver_name() == "aiosqlite":
+            kwargs.setdefault("module", sqlite_driver.dbapi())  # one thread hop a statement
     engine = create_async_engine(url, **kwargs)
     if is_sqlite(url):
 

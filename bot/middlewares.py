@@ -3,23 +3,29 @@ per user."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 from aiogram import BaseMiddleware, Bot
 from aiogram.dispatcher.event.bases import UNHANDLED
+from aiogram.fsm.context import FSMContext
 from aiogram.methods import SendMessage
 from aiogram.types import TelegramObject, Update
 from aiogram.types import User as TgUser
 from aiogram.utils.i18n import I18n, I18nMiddleware
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Table, bindparam
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
-from bot.db import current_session
+from bot.db import current_session, is_sqlite, rows_affected
 from bot.i18n import pick_locale
-from bot.models import ProcessedUpdate, User
+from bot.models import ProcessedUpdate, User, utcnow
+from bot.outbox import enqueued
 from bot.replies import Replies, ReplySender, run_hooks
 from bot.services.users import ensure_user
 
@@ -34,12 +40,25 @@ def user_locale(user: User | None, tg_user: TgUser | None, default: str) -> str:
     return pick_locale(tg_user.language_code if tg_user else None, default)
 
 
+# Built once (building a statement costs more than SQLite takes to run it), per dialect; on
+# the table, not the ORM class (executed with parameters, that is an ORM bulk insert, whose
+# result has no row count).
+_RECORD_UPDATE = {
+    name: insert(cast(Table, ProcessedUpdate.__table__))
+    .values(update_id=bindparam("update_id"), processed_at=bindparam("processed_at"))
+    .on_conflict_do_nothing(index_elements=["update_id"])
+    for name, insert in (("sqlite", sqlite_insert), ("postgresql", pg_insert))
+}
+
+
 class DbSessionMiddleware(BaseMiddleware):
     """One transaction per update, then its replies: handle, commit, send.
 
-    Opens the update's session, drops redelivered updates, loads the user and commits once;
-    the update id is recorded in the same transaction as the handler's changes, so a
-    redelivered update is a no-op and a failed one can be delivered again. Handlers queue
+    Opens the update's session, drops redelivered updates, loads the user and the dialogue
+    state (`raw_state`) and commits once; the update id is recorded in the same transaction
+    as the handler's changes, so a redelivered update is a no-op and a failed one can be
+    delivered again. The notice dispatcher is woken after the commit only when the update
+    wrote a notice (a claim with nothing to claim is a write transaction on SQLite). Handlers queue
     their replies (`data["replies"]`, through Turn) and set the callback query's answer on the
     injected `callback_answer`; both go out after the commit, with the session closed, so no
     lock is held across a network call and a reply Telegram refuses never undoes the update
@@ -60,6 +79,15 @@ class DbSessionMiddleware(BaseMiddleware):
         self.settings = settings
         self.i18n = i18n
         self.sender = sender or ReplySender(sessionmaker)
+        engine = sessionmaker.kw.get("bind")
+        sqlite = engine is not None and is_sqlite(str(engine.url))
+        # SQLite has one writer at a time, and an update's transaction writes (its update id).
+        # Updates waiting for the lock inside SQLite sleep in growing steps (1, 2, 5, 10 ...
+        # 100 ms) and miss the moment it frees; queued here they take it in turn, at once.
+        # Other writers (notices, another process) still meet it in SQLite, as before.
+        self._writer: asyncio.Lock | contextlib.nullcontext[None] = (
+            asyncio.Lock() if sqlite else contextlib.nullcontext()
+        )
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         assert isinstance(event, Update)
@@ -71,14 +99,11 @@ class DbSessionMiddleware(BaseMiddleware):
         if query is not None:
             data["callback_answer"] = replies.callback_answer
         result: Any = UNHANDLED
-        committed = False
-        async with self.sessionmaker() as session:
+        committed = wake = False
+        async with self._writer, self.sessionmaker() as session:
             token = current_session.set(session)
             try:
-                session.add(ProcessedUpdate(update_id=event.update_id))
-                try:
-                    await session.flush()
-                except IntegrityError:
+                if not await self._first_delivery(session, event.update_id):
                     await session.rollback()
                     log.info("update %s already handled; skipped", event.update_id)
                     return UNHANDLED
@@ -87,9 +112,14 @@ class DbSessionMiddleware(BaseMiddleware):
                     user = await ensure_user(session, tg_user.id, self.settings.coordinator_ids)
                     locale = user_locale(user, tg_user, self.settings.default_locale)
                 data.update(session=session, user=user, settings=self.settings)
+                state: FSMContext | None = data.get("state")
+                if state is not None and "raw_state" not in data:
+                    # Read here, in the update's transaction (bot.polling.LockOnlyFSM).
+                    data["raw_state"] = await state.get_state()
                 result = await handler(event, data)
                 await session.commit()
                 committed = True
+                wake = enqueued(session)
             except Exception:
                 log.exception("update %s failed", event.update_id)
                 await session.rollback()
@@ -101,12 +131,25 @@ class DbSessionMiddleware(BaseMiddleware):
             finally:
                 current_session.reset(token)
         if committed:
-            self.after_commit()
+            if wake:
+                self.after_commit()
             await run_hooks(replies.hooks)
         bot: Bot | None = data.get("bot")
         if bot is not None:
             await self.sender.deliver(bot, replies)
         return result
+
+    @staticmethod
+    async def _first_delivery(session: AsyncSession, update_id: int) -> bool:
+        """Record the update id in this transaction; False when it was handled already.
+        A plain INSERT ... ON CONFLICT DO NOTHING, not an ORM object and a flush: the unit of
+        work cost more than the statement. A redelivery handled right now by another
+        process waits for that one's transaction, as a unique key does."""
+        dialect = session.get_bind().dialect.name
+        result = await session.execute(
+            _RECORD_UPDATE[dialect], {"update_id": update_id, "processed_at": utcnow()}
+        )
+        return rows_affected(result) > 0
 
     def _apology(self, locale: str) -> str:
         return self.i18n.gettext(

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    SmallInteger,
     String,
     TypeDecorator,
     UniqueConstraint,
@@ -321,7 +322,9 @@ class Notice(Base):
 
     __tablename__ = "notices"
     __table_args__ = (
-        Index("ix_notices_due", "status", "next_attempt_at"),
+        # Claims read pending notices in this order (bot/notices/claims.py): personal ones
+        # first, then by due time, without sorting 100,000 pending broadcast notices.
+        Index("ix_notices_due", "status", "priority", "next_attempt_at"),
         Index("ix_notices_broadcast_status", "broadcast_id", "status"),
     )
 
@@ -335,6 +338,8 @@ class Notice(Base):
     )
     broadcast_id: Mapped[int | None] = mapped_column(ForeignKey("broadcasts.id"))
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Lower goes sooner: bot/outbox.py PERSONAL (0, the default) before BULK (broadcasts).
+    priority: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
     claimed_by: Mapped[str | None] = mapped_column(String(64))
     lease_until: Mapped[datetime | None] = mapped_column()

@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import math
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -75,6 +76,25 @@ class DispatcherOptions:
     timezone: str = "Asia/Shanghai"  # the programme's zone: times in notices are shown in it
 
 
+# How much sending one claim takes, in seconds at the configured rate.
+CLAIM_SPAN = 0.5
+
+
+def claim_batch(rate: float) -> int:
+    """How many notices one claim takes: half a second of sending, at most 500.
+
+    This bounds how long a personal notice waits behind a broadcast. Claims read personal
+    notices first, and the next claim begins as soon as every notice of the current batch
+    has its slot in the pacer. So a personal notice written while a broadcast drains has
+    at most one batch of broadcast notices ahead of it: half a second (15 messages at
+    30/s), plus the sends already in flight (the window: started before it was written,
+    they only wait for their answer), plus its chat's interval when that chat had a notice
+    a moment ago. Batches of a whole second took twice as long at 30/s. Smaller batches buy
+    little more: each claim is one transaction, and at 1,000/s the cap of 500 already
+    means two claims a second."""
+    return max(1, min(500, math.ceil(rate * CLAIM_SPAN)))
+
+
 _heap = {"frozen": False}
 
 
@@ -106,7 +126,7 @@ class NoticeDispatcher:
         self.options = options or DispatcherOptions()
         self._host_tag = liveness.host_tag()
         self.worker_id = (worker_id or liveness.new_worker_id(self._host_tag))[:64]
-        self.batch = max(1, min(500, int(self.options.rate)))  # about a second of sending
+        self.batch = claim_batch(self.options.rate)
         self.pacer = Pacer(self.options.rate)
         self.window = Window(self.options.rate, self.options.max_in_flight)
         # A claim is used only while a send started now still ends inside its lease.
@@ -197,7 +217,8 @@ class NoticeDispatcher:
         return await self.claims.release(all_of_them=all_of_them)
 
     async def claim(self) -> list[Claimed]:
-        """Claim up to a second's worth of due notices, at most one per recipient."""
+        """Claim up to half a second's worth of due notices (personal ones first), at most
+        one per recipient."""
         return await self.claims.claim(self.batch)
 
     # ------------------------------------------------------------------ delivery loop

@@ -13,6 +13,22 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.models import Notice, NoticeStatus, User, utcnow
 
+# Priorities: lower is claimed sooner, within the same global and per-chat limits. A notice to
+# one person caused by their own business (an approval, outbid, won, sold, closing soon) is
+# PERSONAL: it must not wait behind the 100,000 notices of an announcement, which are BULK.
+PERSONAL = 0
+BULK = 10
+
+
+# session.info key: this transaction wrote a notice, so the dispatcher is woken after the commit.
+ENQUEUED = "notices_enqueued"
+
+
+def enqueued(session: AsyncSession) -> bool:
+    """Whether this session wrote a notice (since it began): only then is waking the notice
+    dispatcher after its commit worth a claim (a write transaction on SQLite)."""
+    return bool(session.info.get(ENQUEUED))
+
 
 def _insert(session: AsyncSession) -> Any:
     bind = session.get_bind()
@@ -32,8 +48,10 @@ async def enqueue(
     *,
     broadcast_id: int | None = None,
     not_before: datetime | None = None,
+    priority: int = PERSONAL,
 ) -> bool:
-    """Add one notice unless its de-duplication key exists already; True when added."""
+    """Add one notice unless its de-duplication key exists already; True when added.
+    Personal by default: one notice to one person is about their own business."""
     statement = (
         _insert(session)(Notice)
         .values(
@@ -44,12 +62,16 @@ async def enqueue(
             status=NoticeStatus.PENDING,
             broadcast_id=broadcast_id,
             attempts=0,
+            priority=priority,
             next_attempt_at=not_before or utcnow(),
             created_at=utcnow(),
         )
         .on_conflict_do_nothing(index_elements=["dedup_key"])
     )
-    return _rowcount(await session.execute(statement)) > 0
+    added = _rowcount(await session.execute(statement)) > 0
+    if added:
+        session.info[ENQUEUED] = True
+    return added
 
 
 async def enqueue_for(
@@ -60,9 +82,11 @@ async def enqueue_for(
     dedup_prefix: str,
     *,
     broadcast_id: int | None = None,
+    priority: int = BULK,
 ) -> int:
     """One notice per selected user id in a single INSERT ... SELECT (100k rows in well
-    under a second on SQLite); returns how many were added."""
+    under a second on SQLite); returns how many were added. Bulk by default: notices to a
+    whole audience go after personal ones."""
     ids = recipients.subquery()
     now = utcnow()
     rows = select(
@@ -73,6 +97,7 @@ async def enqueue_for(
         literal(NoticeStatus.PENDING.value),
         literal(broadcast_id, Notice.__table__.c.broadcast_id.type),
         literal(0),
+        literal(priority, Notice.__table__.c.priority.type),
         literal(now, Notice.__table__.c.next_attempt_at.type),
         literal(now, Notice.__table__.c.created_at.type),
     ).where(true())  # SQLite needs a WHERE before ON CONFLICT in INSERT ... SELECT
@@ -87,6 +112,7 @@ async def enqueue_for(
                 "status",
                 "broadcast_id",
                 "attempts",
+                "priority",
                 "next_attempt_at",
                 "created_at",
             ],
@@ -94,7 +120,10 @@ async def enqueue_for(
         )
         .on_conflict_do_nothing(index_elements=["dedup_key"])
     )
-    return _rowcount(await session.execute(statement))
+    added = _rowcount(await session.execute(statement))
+    if added:
+        session.info[ENQUEUED] = True
+    return added
 
 
 async def mark_blocked(session: AsyncSession, user_id: int) -> int:

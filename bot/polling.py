@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram import Bot, Dispatcher
-from aiogram.types import Update
+from aiogram.fsm.middleware import FSMContextMiddleware
+from aiogram.types import TelegramObject, Update
 
 log = logging.getLogger(__name__)
 
@@ -49,13 +51,43 @@ class InFlight:
         return True
 
 
+class LockOnlyFSM(FSMContextMiddleware):
+    """aiogram's FSM middleware, except that it does not read the dialogue state.
+
+    aiogram's reads it (`raw_state`, for state filters) as soon as it holds the chat's lock,
+    before the update's session exists: with the state in the database that was a
+    transaction of its own for every update (on SQLite a BEGIN IMMEDIATE, the write lock, for
+    one read). DbSessionMiddleware, which runs next, reads it inside the update's transaction
+    instead, still under the chat's lock."""
+
+    async def __call__(
+        self,
+        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
+        event: TelegramObject,
+        data: dict[str, Any],
+    ) -> Any:
+        context = self.resolve_event_context(data["bot"], data)
+        data["fsm_storage"] = self.storage
+        if context is None:
+            return await handler(event, data)
+        async with self.events_isolation.lock(key=context.key):
+            data["state"] = context
+            return await handler(event, data)
+
+
 class UpdateDispatcher(Dispatcher):
-    """aiogram's Dispatcher with a concurrency limit and a drain before shutdown."""
+    """aiogram's Dispatcher with a concurrency limit, a drain before shutdown, and the
+    dialogue state read in the update's transaction (LockOnlyFSM)."""
 
     def __init__(self, *, update_limit: int | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.update_limit = update_limit
         self.in_flight = InFlight()
+        outer = self.update.outer_middleware
+        if len(outer) and outer[-1] is self.fsm:  # aiogram's, the last one registered so far
+            outer.unregister(self.fsm)
+            self.fsm = LockOnlyFSM(self.fsm.storage, self.fsm.events_isolation, self.fsm.strategy)
+            outer.register(self.fsm)
 
     async def feed_update(self, bot: Bot, update: Update, **kwargs: Any) -> Any:
         self.in_flight.enter()

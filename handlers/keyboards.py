@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from aiogram.types import (
     InlineKeyboardMarkup,
     KeyboardButton,
@@ -37,18 +39,31 @@ from handlers.texts import (
     product_label,
     variety_label,
 )
+from handlers.texts import (
+    locale as current_locale,
+)
 
 
 def main_menu(user: User) -> ReplyKeyboardMarkup:
+    farmer = user.role == Role.FARMER and user.registered
+    merchant = user.role == Role.MERCHANT and user.merchant_status == MerchantStatus.APPROVED
+    return _main_menu(farmer, merchant, user.role == Role.COORDINATOR, current_locale())
+
+
+@functools.cache
+def _main_menu(farmer: bool, merchant: bool, coordinator: bool, locale: str) -> ReplyKeyboardMarkup:
+    """Built once per kind of user and language (`locale` is the one `_` uses now) and
+    shared, never changed: building one (a builder, then a deep copy of its rows) cost more
+    than the rest of a /help."""
     builder = ReplyKeyboardBuilder()
-    if user.role == Role.FARMER and user.registered:
+    if farmer:
         builder.button(text=menu_label(MENU_REPORT))
         builder.button(text=menu_label(MENU_REPORTS))
         builder.button(text=menu_label(MENU_PROFILE))
-    if user.role == Role.MERCHANT and user.merchant_status == MerchantStatus.APPROVED:
+    if merchant:
         for label in MERCHANT_MENU:
             builder.button(text=menu_label(label))
-    if user.role == Role.COORDINATOR:
+    if coordinator:
         for label in COORDINATOR_MENU:
             builder.button(text=menu_label(label))
     builder.button(text=menu_label(MENU_HELP))

@@ -3,14 +3,22 @@
 An aiogram Router attaches to one dispatcher for life, but a process may build several (a bot
 restarted in place, tests). `RouterRecipe` records handlers with the usual decorator syntax,
 `@router.message(...)`, and `build()` makes a fresh Router from the record each time.
+
+`build()` also makes every plain filter a coroutine function (`on_the_loop`): aiogram runs a
+filter that is not one (a function, a magic filter such as `F.photo`, a dialogue state) in a
+worker thread, `asyncio.to_thread`, each time it is checked. A filter is a dictionary lookup
+or a comparison; the thread hop cost far more than that, several per update, and the
+workers fought the event loop for the interpreter lock.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any
 
 from aiogram import Router
+from magic_filter import MagicFilter
 
 Handler = Callable[..., Any]
 
@@ -39,5 +47,24 @@ class RouterRecipe:
     def build(self) -> Router:
         router = Router(name=self.name)
         for event, handler, filters, kwargs in self.entries:
-            router.observers[event].register(handler, *filters, **kwargs)
+            checks = [on_the_loop(check) for check in filters]
+            router.observers[event].register(handler, *checks, **kwargs)
         return router
+
+
+def on_the_loop(check: Any) -> Any:
+    """The filter as a coroutine function with the same parameters (aiogram passes it the
+    data its signature names), so aiogram awaits it instead of running it in a thread;
+    filters that are awaitable already (aiogram's Filter classes) are returned as they are."""
+    callback = check.resolve if isinstance(check, MagicFilter) else check
+    if not callable(callback):
+        return check
+    target = inspect.unwrap(callback)
+    if inspect.isawaitable(target) or inspect.iscoroutinefunction(target):
+        return check
+
+    async def checked(*args: Any, **kwargs: Any) -> Any:
+        return callback(*args, **kwargs)
+
+    checked.__signature__ = inspect.signature(callback)  # type: ignore[attr-defined]
+    return checked

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 
 from aiogram.types import Message
-from aiogram.utils.i18n import get_i18n, ngettext
+from aiogram.utils.i18n import I18n, get_i18n, ngettext
 from aiogram.utils.i18n import gettext as _
 from babel.numbers import format_decimal
 
@@ -49,10 +50,15 @@ def locale() -> str:
     return get_i18n().current_locale
 
 
-def all_locales(msgid: str) -> set[str]:
+def all_locales(msgid: str) -> frozenset[str]:
     """A menu label in every shipped language, so an old keyboard still works after /language."""
-    i18n = get_i18n()
-    return {i18n.gettext(msgid, locale=code) for code in LANGUAGE_NAMES} | {msgid}
+    return _all_locales(get_i18n(), msgid)
+
+
+@functools.cache
+def _all_locales(i18n: I18n, msgid: str) -> frozenset[str]:
+    """Once per label: menu filters ask on every message (a dozen lookups an update)."""
+    return frozenset({i18n.gettext(msgid, locale=code) for code in LANGUAGE_NAMES} | {msgid})
 
 
 # Menu buttons (reply keyboard): msgids kept as constants so filters can match every language.

@@ -164,6 +164,39 @@ async def test_one_message_per_second_per_chat(
     assert all(emulator.sent_times[users[u]][0] - start < 1.0 for u in quiet)
 
 
+# ---------------------------------------------------------------------------- priorities
+
+
+async def test_a_personal_notice_overtakes_a_draining_broadcast(
+    sessions: Sessions, emulator: BotApiEmulator
+) -> None:
+    """A broadcast to 2,000 chats drains at 30/s (over a minute); a personal notice written
+    while it drains goes out after at most one claim batch of broadcast messages plus those
+    already in flight, not after the rest of the broadcast. The global limit still holds."""
+    users = await add_users(sessions, emulator, 2001)
+    person = next(iter(users))
+    async with sessions() as session, session.begin():
+        everyone_else = select(User.id).where(User.id != person)
+        assert await outbox.enqueue_for(session, everyone_else, "promoted", {}, "all:") == 2000
+    async with dispatching(sessions, emulator, rate=30.0) as dispatcher:
+        await emulator.wait_for(lambda e: len(e.sent_log) >= 40, timeout=10)
+        await enqueue(sessions, [(person, "outbid")])
+        before = len(emulator.sent_log)  # broadcast messages received before it was written
+        await emulator.wait_for(lambda e: users[person] in e.sent_times, timeout=10)
+        ahead = [chat for _, chat in emulator.sent_log].index(users[person]) - before
+        bound = dispatcher.batch + dispatcher.window.size
+    assert ahead <= bound, (ahead, bound)
+    assert "outbid" in sent_texts(emulator, users[person])[0]
+    assert len(emulator.sent_log) < 300  # the broadcast was far from done
+    assert most_in_a_second([t for t, _ in emulator.sent_log]) <= 31
+    async with sessions() as session:
+        priorities = Counter(
+            (await session.execute(select(Notice.recipient_id == person, Notice.priority))).all()
+        )
+        await session.commit()
+    assert priorities == {(False, outbox.BULK): 2000, (True, outbox.PERSONAL): 1}
+
+
 # ---------------------------------------------------------------------------- sends in flight
 
 

@@ -1,7 +1,8 @@
 """Claiming due notices and giving back the claims nobody will use.
 
 Notices are claimed in batches (FOR UPDATE SKIP LOCKED on PostgreSQL, so several processes
-never claim the same notice). A claim reserves its recipient until its lease ends
+never claim the same notice), lowest priority number first (personal before broadcast
+notices), then by due time. A claim reserves its recipient until its lease ends
 (users.next_notice_at, shared by every process); a claim the process did not live to use
 expires and returns, at once when the process that held it is known to be dead (a restart on
 the same host).
@@ -91,10 +92,12 @@ class Claims:
                 Notice.next_attempt_at <= now,
                 or_(User.next_notice_at.is_(None), User.next_notice_at <= now),
             )
-            # The due index's own order: read in order, no sort of every pending notice per
-            # claim (ordering by id as well made PostgreSQL hash-join and sort them all: 59 ms
-            # instead of 1 ms per claim with 50,000 pending). SQLite breaks ties by id anyway.
-            .order_by(Notice.next_attempt_at)
+            # Personal notices first (bot/outbox.py priorities), then by due time: the due
+            # index's own order (status, priority, next_attempt_at), read in order with no
+            # sort of every pending notice per claim (ordering by id as well made PostgreSQL
+            # hash-join and sort them all: 59 ms instead of 1 ms per claim with 50,000
+            # pending). SQLite breaks ties by id anyway.
+            .order_by(Notice.priority, Notice.next_attempt_at)
             # A second notice to a recipient of this batch is skipped (and read again by the
             # next claim, when the recipient is no longer reserved).
             .limit(limit)

@@ -204,6 +204,7 @@ async def open_lots(
             "new_lot",
             payload,
             f"new_lot:{lot.id}:",
+            priority=outbox.PERSONAL,  # a handful of merchants, whose business it is
         )
         await audit.record(
             session,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.contact import parse_contact
@@ -20,8 +20,13 @@ MAX_CONTACT = 200
 _PHONE_RE = re.compile(r"^\+?[0-9]{5,20}$")
 
 
+# Built once: every update looks its user up, and a statement built anew each time spent
+# longer making its cache key than the database spent answering it.
+_BY_TELEGRAM_ID = select(User).where(User.telegram_id == bindparam("telegram_id"))
+
+
 async def get_user(session: AsyncSession, telegram_id: int) -> User | None:
-    return await session.scalar(select(User).where(User.telegram_id == telegram_id))
+    return await session.scalar(_BY_TELEGRAM_ID, {"telegram_id": telegram_id})
 
 
 async def ensure_user(
@@ -40,7 +45,8 @@ async def ensure_user(
         await make_coordinator(session, user, CONFIGURATION, CoordinatorVia.CONFIG)
     if user.role == Role.COORDINATOR and user.registered_at is None:
         user.registered_at = utcnow()
-    await session.flush()
+    if session.new or session.dirty:  # most updates change nothing here: no flush
+        await session.flush()
     return user
 
 

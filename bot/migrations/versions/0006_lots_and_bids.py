@@ -1,7 +1,7 @@
 """lots, the reports in them and their bids
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 Create Date: 2026-11-29 12:20:00
 
 Existing data: no report is in a lot yet (none could be), so nothing is moved.
@@ -15,7 +15,7 @@ from alembic import op
 import bot.models
 
 revision: str = "0006"
-down_revision: str | None = "0004"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -27,9 +27,10 @@ async def feed(emu: BotApiEmulator, body: dict[str, Any]) -> dict[str, Any]:
 
     An update is ``{"user": id, "text": "..."}`` (a leading /command is marked as one) or
     ``{"user": id, "press": "callback data"}`` (a press on the user's newest message with
-    buttons); ``"language_code"`` sets a new user's client language. Answers the seconds from
+    buttons; with ``"message": 0, "force": true`` a button the user was never shown); ``"language_code"`` sets a new user's client language. Answers the seconds from
     the first push to the last expected message and, per user, the seconds until the
-    first message after their update. Counting messages in the receive log keeps the wait
+    first message after their update, and `started` (this process's monotonic clock at the
+    first push, the clock of ``/_bench/sent``). Counting messages in the receive log keeps the wait
     O(1) per API call, so the emulator's own CPU does not grow with the number of users."""
     updates: list[dict[str, Any]] = body["updates"]
     expect = int(body.get("expect", len(updates)))
@@ -40,7 +41,11 @@ async def feed(emu: BotApiEmulator, body: dict[str, Any]) -> dict[str, Any]:
         chat = emu.user(int(item["user"]), language_code=item.get("language_code", "en"))
         pushed.setdefault(chat.id, time.monotonic())
         if "press" in item:
-            await chat.press(callback_data=item["press"], force=bool(item.get("force")))
+            await chat.press(
+                callback_data=item["press"],
+                message=item.get("message"),
+                force=bool(item.get("force")),
+            )
         else:
             await chat.send(item["text"])
     await emu.wait_for(
@@ -52,7 +57,7 @@ async def feed(emu: BotApiEmulator, body: dict[str, Any]) -> dict[str, Any]:
         end = max(end, at)
         if chat_id in pushed and chat_id not in first:
             first[chat_id] = at - pushed[chat_id]
-    return {"seconds": end - start, "latencies": sorted(first.values())}
+    return {"seconds": end - start, "latencies": sorted(first.values()), "started": start}
 
 
 async def serve(host: str, latency: float) -> None:

@@ -39,7 +39,7 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make the checkout importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import delete, func, insert, select
 
 from bench.updates import Echo, Harness, Paired, farmgate, median, paired, scratch_postgres
 from bench.updates import echo_bot as bare_echo_bot
@@ -162,9 +162,7 @@ class Market:
                 lots.Terms(RESERVE, INCREMENT, utcnow() + timedelta(days=1)),
             )
             # Not measured here: the notices the opening wrote (farmers told, merchants told).
-            await session.execute(
-                Notice.__table__.delete().where(Notice.status == NoticeStatus.PENDING)
-            )
+            await session.execute(delete(Notice).where(Notice.status == NoticeStatus.PENDING))
             return [lot.id for lot in opened]
 
     async def broadcast(self) -> int:
@@ -200,7 +198,9 @@ async def bid_rounds(harness: Harness, echo: Echo, url: str, merchants: int, rou
         users = [MERCHANTS + i for i in range(merchants)]
         async with farmgate(harness.api_url, url, notice_rate=1000):
             warm = await market.open_lots(50)
-            await harness.feed([press(u, lot, RESERVE) for u, lot in zip(users, warm)])
+            await harness.feed(
+                [press(u, lot, RESERVE) for u, lot in zip(users, warm, strict=False)]
+            )
             plans = [await market.open_lots(merchants) for _ in range(rounds)]
             return await paired(
                 harness,
@@ -250,10 +250,10 @@ async def outbid_latencies(harness: Harness, url: str, audience: int, bids: int)
         await market.close()
 
 
-async def _arrival(harness: Harness, since: int, chat_id: int, timeout: float = 60) -> float:
+async def _arrival(harness: Harness, since: int, chat_id: int, within: float = 60) -> float:
     """The emulator's clock when the first message to `chat_id` after entry `since` arrived."""
     assert harness.http is not None
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         url = f"{harness.control_url}/_bench/sent?since={since}"
         async with harness.http.get(url) as response:
@@ -262,7 +262,7 @@ async def _arrival(harness: Harness, since: int, chat_id: int, timeout: float = 
             if int(chat) == chat_id:
                 return float(at)
         await asyncio.sleep(0.02)
-    raise RuntimeError(f"no message reached {chat_id} within {timeout} s")
+    raise RuntimeError(f"no message reached {chat_id} within {within} s")
 
 
 def p95(values: list[float]) -> float:

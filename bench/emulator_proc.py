@@ -27,7 +27,8 @@ async def feed(emu: BotApiEmulator, body: dict[str, Any]) -> dict[str, Any]:
 
     An update is ``{"user": id, "text": "..."}`` (a leading /command is marked as one) or
     ``{"user": id, "press": "callback data"}`` (a press on the user's newest message with
-    buttons; with ``"message": 0, "force": true`` a button the user was never shown); ``"language_code"`` sets a new user's client language. Answers the seconds from
+    buttons; with ``"message": 0, "force": true`` a button the user was never shown);
+    ``"language_code"`` sets a new user's client language. Answers the seconds from
     the first push to the last expected message and, per user, the seconds until the
     first message after their update, and `started` (this process's monotonic clock at the
     first push, the clock of ``/_bench/sent``). Counting messages in the receive log keeps the wait

@@ -538,3 +538,52 @@ async def test_a_report_in_a_lot_cannot_be_withdrawn(market: Market) -> None:
         with pytest.raises(DomainError, match="report_not_withdrawable"):
             await harvests.withdraw_report(s, me, report_id)
         await s.rollback()
+
+
+async def test_a_withdrawal_racing_the_opening_of_a_lot(market: Market) -> None:
+    """A farmer withdraws a report while a coordinator is putting it in a lot: the withdrawal
+    waits for the lot and is refused; the report is in the lot, not withdrawn under it."""
+    ready = asyncio.Event()
+    requests: list[LockRequests] = []
+    report_id: int | None = None
+
+    async def open_lot() -> None:
+        nonlocal report_id
+        async with market.maker() as s, s.begin():
+            me = await market.user(s, market.coordinator_ids[0])
+            terms = lots.Terms(RESERVE, INCREMENT, utcnow() + timedelta(hours=1))
+            (lot,) = await lots.open_lots(s, me, market.key, None, terms)
+            report_id = await s.scalar(
+                select(func.min(LotReport.report_id)).where(LotReport.lot_id == lot.id)
+            )
+            # Held until the farmer's withdrawal has asked for the report.
+            requests.append(LockRequests(market.engine, expected=1, on_postgres=_writes_report))
+            ready.set()
+            await requests[0].all_asked()
+
+    async def withdraw() -> str:
+        await ready.wait()
+        assert report_id is not None
+        async with market.maker() as s:
+            me = await market.user(s, market.farmer_ids[0])
+            try:
+                report = await harvests.withdraw_report(s, me, report_id)
+            except DomainError as exc:
+                await s.rollback()
+                return exc.reason
+            await s.commit()
+            return report.status.value
+
+    _, withdrawn = await asyncio.gather(open_lot(), withdraw())
+    assert withdrawn == "report_not_withdrawable"
+    async with market.maker() as s:
+        status = await s.scalar(select(HarvestReport.status).where(HarvestReport.id == report_id))
+        await s.commit()
+    assert status == ReportStatus.POOLED
+
+
+def _writes_report(statement: str, _params: Any) -> bool:
+    """PostgreSQL: a statement that waits for a report's row lock."""
+    return "harvest_reports" in statement and (
+        statement.startswith("UPDATE") or "FOR UPDATE" in statement
+    )

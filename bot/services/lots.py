@@ -37,7 +37,7 @@ from bot.models import (
 from bot.services import audit
 from bot.services.access import Actor, System, require_coordinator
 from bot.services.errors import DomainError
-from bot.services.pools import POOLABLE, PoolKey, pool_reports
+from bot.services.pools import PoolKey, pool_reports
 
 ENDED = frozenset({LotStatus.SOLD, LotStatus.UNSOLD, LotStatus.REJECTED, LotStatus.CANCELLED})
 
@@ -205,18 +205,9 @@ async def open_lots(
 
 
 async def _lock_pool(session: AsyncSession, key: PoolKey) -> list[PoolReport]:
-    """The pool's reports, locked (PostgreSQL) so two coordinators cannot put one report in two
-    lots; on SQLite the transaction already holds the write lock."""
-    r = HarvestReport
-    ids = [p.id for p in await pool_reports(session, key)]
-    if not ids:
-        return []
-    locked = await session.execute(
-        select(r.id, r.farmer_id, r.quantity_g, r.created_at)
-        .where(r.id.in_(ids), r.status == POOLABLE)
-        .with_for_update()
-    )
-    return [PoolReport(*row) for row in locked]
+    """The pool's reports, read and locked in one statement so two coordinators cannot put one
+    report in two lots: the second waits, then finds those reports no longer in the pool."""
+    return await pool_reports(session, key, lock=True)
 
 
 async def _moisture(session: AsyncSession, ids: list[int]) -> dict[int, int | None]:

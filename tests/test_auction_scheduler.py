@@ -24,6 +24,7 @@ from bot.scheduler import Market as Deadlines
 from bot.scheduler import Scheduler
 from bot.services import lots
 from bot.services.bids import Placed
+from bot.services.errors import DomainError
 from tests.conditions import eventually
 from tests.test_bid_concurrency import RESERVE, Market, build_market
 
@@ -254,3 +255,31 @@ async def test_two_schedulers_close_each_lot_once(market: Market) -> None:
     assert len(await market.notices("lot_sold")) == 3
     for lot_id in lot_ids:
         assert (await market.lot(lot_id)).status == LotStatus.SOLD
+
+
+async def test_an_accept_after_the_deadline_is_refused_before_the_scheduler_runs(
+    market: Market,
+) -> None:
+    """The bot restarts after an acceptance deadline passed while it was down; Telegram hands it
+    the coordinator's Accept pressed late before the scheduler has run: no answer in time means
+    rejected, so the late Accept is refused and the scheduler rejects the sale."""
+    lot_id = await market.open_lot(
+        closes_in=timedelta(seconds=1), extension=NO_EXTENSION, confirm_before_sale=True
+    )
+    assert isinstance(await market.bid(market.merchant_ids[0], lot_id, price=RESERVE), Placed)
+    closes_at = (await market.lot(lot_id)).closes_at
+    await eventually(after(closes_at), "the lot is due", 5)
+    async with market.maker() as s, s.begin():
+        assert await lots.close_lot(s, lot_id, utcnow(), timedelta(0)) == LotStatus.AWAITING
+    async with market.maker() as s:
+        me = await market.user(s, market.coordinator_ids[0])
+        with pytest.raises(DomainError, match="sale_decided") as refused:
+            await lots.decide_sale(s, me, lot_id, accept=True)
+        await s.commit()
+    assert refused.value.details["status"] == LotStatus.REJECTED.value
+    assert (await market.lot(lot_id)).status == LotStatus.AWAITING
+    async with scheduler(market, started=False) as one:
+        assert (await one.run_auctions())["expired"] == 1
+    assert (await market.lot(lot_id)).status == LotStatus.REJECTED
+    assert not await market.notices("lot_won")
+    assert len(await market.notices("acceptance_expired")) == 2

@@ -385,12 +385,20 @@ async def decide_sale(
     session: AsyncSession, actor: Actor, lot_id: int, accept: bool, now: datetime | None = None
 ) -> Lot:
     """A coordinator accepts or rejects the sale of a lot waiting for it; the system rejects
-    it when nobody answered in time (actor System). Decided once: a second answer is refused."""
+    it when nobody answered in time (actor System). Decided once: a second answer is refused.
+
+    An answer after the deadline is refused as already rejected (no answer in time means
+    rejected) even if the scheduler has not ended the wait yet, as after a restart, when the
+    coordinator's late press can come in before the scheduler's first run (due since the
+    deadline, that run ends the wait)."""
     now = now or utcnow()
     await require_coordinator(session, actor)
     lot = await locked_lot(session, lot_id)
     if lot.status != LotStatus.AWAITING:
         raise DomainError("sale_decided", status=lot.status.value)
+    expired = lot.acceptance_due_at is not None and lot.acceptance_due_at <= now
+    if expired and not isinstance(actor, System):
+        raise DomainError("sale_decided", status=LotStatus.REJECTED.value)
     if not isinstance(actor, System):
         lot.decided_by = actor.id
     if accept:

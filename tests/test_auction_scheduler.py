@@ -283,3 +283,22 @@ async def test_an_accept_after_the_deadline_is_refused_before_the_scheduler_runs
     assert (await market.lot(lot_id)).status == LotStatus.REJECTED
     assert not await market.notices("lot_won")
     assert len(await market.notices("acceptance_expired")) == 2
+
+
+async def test_a_cancel_after_the_close_does_not_void_the_sale(market: Market) -> None:
+    """The close has passed but the scheduler has not run yet (a restart, a busy second): the
+    lot was won at its close, so a coordinator's Cancel now is refused and the sale stands."""
+    lot_id = await market.open_lot(closes_in=timedelta(seconds=1), extension=NO_EXTENSION)
+    winner = market.merchant_ids[0]
+    assert isinstance(await market.bid(winner, lot_id, price=RESERVE), Placed)
+    await eventually(after((await market.lot(lot_id)).closes_at), "the lot is due", 5)
+    async with market.maker() as s:
+        me = await market.user(s, market.coordinator_ids[0])
+        with pytest.raises(DomainError, match="lot_closed"):
+            await lots.cancel(s, me, lot_id)
+        await s.commit()
+    async with scheduler(market, started=False) as one:
+        assert (await one.run_auctions())["closed"] == 1
+    assert (await market.lot(lot_id)).status == LotStatus.SOLD
+    assert [n.recipient_id for n in await market.notices("lot_won")] == [winner]
+    assert not await market.notices("bids_void")

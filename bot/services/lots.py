@@ -271,7 +271,7 @@ async def close_early(
     lot = await locked_lot(session, lot_id)
     if lot.status != LotStatus.OPEN:
         raise DomainError("lot_not_open", status=lot.status.value)
-    lot.closes_at = now
+    lot.closes_at = min(lot.closes_at, now)  # an overdue lot keeps the close it had
     await audit.record(session, AuditAction.LOT_CLOSE, actor, details={"lot_id": lot.id})
     return await _settle(session, lot, now, acceptance)
 
@@ -363,12 +363,18 @@ async def cancel(
     session: AsyncSession, actor: User, lot_id: int, now: datetime | None = None
 ) -> Lot:
     """A coordinator cancels an open lot (or one waiting for acceptance): bids are void, the
-    reports go back to the pool, farmers and bidders are told."""
+    reports go back to the pool, farmers and bidders are told.
+
+    An open lot whose close has passed was won at its close, even if the scheduler has not
+    closed it yet (after a restart, or within its second): DomainError("lot_closed"), and the
+    scheduler settles it as it would have."""
     now = now or utcnow()
     await require_coordinator(session, actor)
     lot = await locked_lot(session, lot_id)
     if lot.status not in (LotStatus.OPEN, LotStatus.AWAITING):
         raise DomainError("lot_not_open", status=lot.status.value)
+    if lot.status == LotStatus.OPEN and lot.closes_at <= now:
+        raise DomainError("lot_closed")
     lot.status = LotStatus.CANCELLED
     lot.closed_at = now
     lot.decided_by = actor.id

@@ -357,12 +357,12 @@ async def test_two_closers_at_once_close_once(market: Market) -> None:
 async def test_a_closer_racing_a_last_second_bid(market: Market, bid_first: bool) -> None:
     """Either the bid is refused as closed and the lot closes, or the bid stands and moves the
     close so the closer does nothing: never a bid accepted on a closed lot."""
-    lot_id = await market.open_lot(closes_in=timedelta(seconds=2), extension=timedelta(seconds=1))
+    lot_id = await market.open_lot(closes_in=timedelta(seconds=3), extension=timedelta(seconds=2))
     first = market.merchant_ids[0]
     assert isinstance(await market.bid(first, lot_id, price=RESERVE), Placed)
     closes_at = (await market.lot(lot_id)).closes_at
-    if bid_first:  # the bid comes in the last second, the closer at the close
-        await eventually(_after(closes_at - timedelta(milliseconds=500)), "the last second", 5)
+    if bid_first:  # the bid comes in the last seconds, the closer at the close
+        await eventually(_after(closes_at - timedelta(seconds=1.5)), "the last seconds", 5)
     else:
         await eventually(_after(closes_at), "the close passed", 5)
     requests = LockRequests(market.engine, expected=2, on_postgres=lot_row_lock)

@@ -103,7 +103,11 @@ async def place_bid(
     confirm_above: Decimal = DEFAULT_CONFIRM_ABOVE,
     now: datetime | None = None,
 ) -> BidResult:
-    """Apply one bid (a typed price, a proxy maximum, or both) to the lot, under its lock."""
+    """Apply one bid (a typed price, a proxy maximum, or both) to the lot, under its lock.
+
+    Handlers leave `now` unset: the bid is timed once it holds the lot, so one that waited
+    behind others is not placed after the close, and bid times follow commit order (the soft
+    close and the replay depend on it)."""
     merchant = require_bidder(user)
     if price_fen is None and maximum_fen is None:
         raise DomainError("bid_empty")

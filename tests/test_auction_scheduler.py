@@ -18,12 +18,13 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.auction import Bid, replay
 from bot.db import make_engine, make_sessionmaker
-from bot.models import AuditAction, AuditEntry, LotStatus, utcnow
+from bot.models import AuditAction, AuditEntry, LotBid, LotStatus, utcnow
 from bot.scheduler import Market as Deadlines
 from bot.scheduler import Scheduler
 from bot.services import lots
-from bot.services.bids import Placed
+from bot.services.bids import NotPlaced, Placed, rules_of
 from bot.services.errors import DomainError
 from tests.conditions import eventually
 from tests.test_bid_concurrency import RESERVE, Market, build_market
@@ -302,3 +303,65 @@ async def test_a_cancel_after_the_close_does_not_void_the_sale(market: Market) -
     assert (await market.lot(lot_id)).status == LotStatus.SOLD
     assert [n.recipient_id for n in await market.notices("lot_won")] == [winner]
     assert not await market.notices("bids_void")
+
+
+async def test_bids_at_the_close_with_two_schedulers_and_an_eager_closer(market: Market) -> None:
+    """Waves of bids land just before and just after each close while two schedulers run and
+    a closer tries to close at the very moment it falls: the lot is closed once, at or after
+    its final close, and every stored bid came before that close; the stored bids replayed in
+    commit order give the lot's standing and close."""
+    lot_id = await market.open_lot(closes_in=timedelta(seconds=2), extension=timedelta(seconds=1))
+    opened = await market.lot(lot_id)
+    answers: list[object] = [await market.bid(market.merchant_ids[0], lot_id, price=RESERVE)]
+    closes: list[LotStatus | None] = []
+
+    async def eager_closer() -> None:
+        while (lot := await market.lot(lot_id)).status == LotStatus.OPEN:
+            await eventually(after(lot.closes_at), "the close", 5)
+            async with market.maker() as s, s.begin():
+                closes.append(await lots.close_lot(s, lot_id, utcnow(), timedelta(hours=1)))
+
+    async def waves() -> None:
+        for wave in range(4):
+            lot = await market.lot(lot_id)
+            if lot.status != LotStatus.OPEN:
+                return
+            await eventually(after(lot.closes_at - timedelta(milliseconds=60)), "the wave", 5)
+            base = lot.leading_fen or RESERVE
+            answers.extend(
+                await asyncio.gather(
+                    *(
+                        market.bid(m, lot_id, maximum=base + 10 * (i + 1) + wave)
+                        for i, m in enumerate(market.merchant_ids)
+                    )
+                )
+            )
+
+    async with scheduler(market), scheduler(market):
+        await asyncio.gather(eager_closer(), waves())
+        await eventually(lot_is(market, lot_id, LotStatus.SOLD), "the lot sold", 5)
+    lot = await market.lot(lot_id)
+    assert [c for c in closes if c is not None] in ([], [LotStatus.SOLD])
+    assert len(await market.notices("lot_won")) == 1
+    async with market.maker() as s:
+        rows = list(
+            await s.scalars(select(LotBid).where(LotBid.lot_id == lot_id).order_by(LotBid.id))
+        )
+        await s.commit()
+    assert rows and lot.closed_at is not None
+    assert max(b.placed_at for b in rows) < lot.closes_at <= lot.closed_at
+    final, _ = replay(
+        rules_of(lot),
+        [Bid(b.merchant_id, b.placed_at, b.price_fen, b.maximum_fen) for b in rows],
+        close=opened.closes_at,
+    )
+    assert (final.leader, final.price, final.close) == (
+        lot.leader_id,
+        lot.leading_fen,
+        lot.closes_at,
+    )
+    placed = {a.bid_id for a in answers if isinstance(a, Placed)}
+    assert placed == {b.id for b in rows}
+    assert set(answers) - {a for a in answers if isinstance(a, Placed | NotPlaced)} <= {
+        "lot_closed"
+    }

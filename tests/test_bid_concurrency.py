@@ -23,7 +23,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.auction import Bid, Refusal, replay
+from bot.auction import MAX_FEN_PER_KG, Bid, Refusal, replay
 from bot.db import make_engine, make_sessionmaker
 from bot.models import (
     Grade,
@@ -587,3 +587,15 @@ def _writes_report(statement: str, _params: Any) -> bool:
     return "harvest_reports" in statement and (
         statement.startswith("UPDATE") or "FOR UPDATE" in statement
     )
+
+
+async def test_a_forged_price_out_of_range_is_refused(market: Market) -> None:
+    """A quick-bid button carries its price: a forged one beyond any real price (past the
+    database's integer, even) is refused as a rule, not failed as a database error."""
+    lot_id = await market.open_lot(closes_in=timedelta(hours=1))
+    for price, maximum in [(10**12, None), (None, 10**12), (RESERVE, MAX_FEN_PER_KG + 1)]:
+        answer = await market.bid(market.merchant_ids[0], lot_id, price=price, maximum=maximum)
+        assert answer == "bid_out_of_range"
+    assert (await market.lot(lot_id)).bids == 0
+    top = await market.bid(market.merchant_ids[0], lot_id, maximum=MAX_FEN_PER_KG)
+    assert isinstance(top, Placed) and top.leading_fen == RESERVE

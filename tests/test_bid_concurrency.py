@@ -599,3 +599,21 @@ async def test_a_forged_price_out_of_range_is_refused(market: Market) -> None:
     assert (await market.lot(lot_id)).bids == 0
     top = await market.bid(market.merchant_ids[0], lot_id, maximum=MAX_FEN_PER_KG)
     assert isinstance(top, Placed) and top.leading_fen == RESERVE
+
+
+async def test_a_forged_lot_id_out_of_range_is_no_such_lot(market: Market) -> None:
+    """A lot id in a button past the database's integer is an unknown lot, not an error."""
+    huge = 2**40
+    assert await market.bid(market.merchant_ids[0], huge, price=RESERVE) == "no_such_lot"
+    async with market.maker() as s:
+        me = await market.user(s, market.coordinator_ids[0])
+        for call in (
+            lots.lot_view(s, huge),
+            lots.close_early(s, me, huge, ACCEPT),
+            lots.cancel(s, me, huge),
+            lots.decide_sale(s, me, huge, accept=True),
+            lots.lot_bids(s, me, huge),
+        ):
+            with pytest.raises(DomainError, match="no_such_lot"):
+                await call
+        await s.rollback()

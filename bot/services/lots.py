@@ -230,9 +230,21 @@ def _lot_facts(lot: Lot) -> dict[str, object]:
     }
 
 
+# Ids are 32-bit integers in the database; a button's id past them is forged or stale.
+MAX_ID = 2**31 - 1
+
+
+def _known_id(lot_id: int) -> int:
+    """DomainError("no_such_lot") for an id no row can have, before PostgreSQL fails on it."""
+    if not 0 < lot_id <= MAX_ID:
+        raise DomainError("no_such_lot")
+    return lot_id
+
+
 async def locked_lot(session: AsyncSession, lot_id: int) -> Lot:
     """The lot, read again under its row lock (FOR UPDATE; SQLite holds the write lock), so
     what was decided by a transaction that just committed is seen."""
+    _known_id(lot_id)
     lot = await session.scalar(
         select(Lot)
         .where(Lot.id == lot_id)
@@ -610,6 +622,7 @@ async def open_lots_page(
 
 
 async def lot_view(session: AsyncSession, lot_id: int) -> LotView:
+    _known_id(lot_id)
     row = (
         await session.execute(
             select(Lot, Village.name)
@@ -624,6 +637,7 @@ async def lot_view(session: AsyncSession, lot_id: int) -> LotView:
 
 async def lot_photos(session: AsyncSession, lot_id: int) -> list[str]:
     """The photos farmers attached to the lot's reports, oldest report first."""
+    _known_id(lot_id)
     rows = await session.scalars(
         select(HarvestReport.photo_file_id)
         .join(LotReport, LotReport.report_id == HarvestReport.id)

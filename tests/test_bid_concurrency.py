@@ -167,8 +167,12 @@ async def market(database_url: str) -> AsyncIterator[Market]:
 
 
 def lot_row_lock(statement: str, _params: Any) -> bool:
-    """PostgreSQL: a statement that takes a lot's row lock (locked_lot)."""
-    return statement.startswith("SELECT") and "FROM lots" in statement and "FOR UPDATE" in statement
+    """PostgreSQL: a statement that reads a lot by its id (locked_lot takes its row lock)."""
+    return (
+        statement.startswith("SELECT")
+        and "FROM lots" in statement
+        and "WHERE lots.id =" in statement
+    )
 
 
 # --- Hundreds of bids on one lot -------------------------------------------------------------
@@ -518,10 +522,11 @@ async def test_two_coordinators_open_lots_on_one_pool(database_url: str) -> None
 
 
 def _reads_pool(statement: str, _params: Any) -> bool:
+    """PostgreSQL: a statement that reads a pool (locked or not)."""
     return (
         statement.startswith("SELECT")
         and "FROM harvest_reports" in statement
-        and ("FOR UPDATE" in statement)
+        and "harvest_reports.village_id =" in statement
     )
 
 

@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 RESYNC_EVERY = timedelta(seconds=30)
 PRUNE_EVERY = timedelta(hours=1)
 RETRY_FAILED = timedelta(seconds=1)
+STOP_WAIT = timedelta(seconds=20)
 
 
 @dataclass(frozen=True)
@@ -104,7 +105,19 @@ class Scheduler:
         self.aps.add_job(self.prune, "interval", seconds=PRUNE_EVERY.total_seconds(), id="prune")
 
     async def stop(self) -> None:
-        if self.aps.running:
+        """Stop the timed jobs. A run of the auctions (or a wake) in progress finishes first,
+        within STOP_WAIT: APScheduler cancels running jobs, and cancelled inside a transaction
+        a close is lost and its connection left holding SQLite's write lock or PostgreSQL's row
+        locks while the engine is disposed of."""
+        if not self.aps.running:
+            return
+        self.aps.pause()  # no new runs from here on
+        try:
+            async with asyncio.timeout(STOP_WAIT.total_seconds()):
+                async with self._run_lock, self._wake_lock:
+                    self.aps.shutdown(wait=False)
+        except TimeoutError:
+            log.warning("an auctions run did not finish within %s; stopped anyway", STOP_WAIT)
             self.aps.shutdown(wait=False)
 
     async def resync(self) -> None:

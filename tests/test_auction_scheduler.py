@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import pytest
+from apscheduler.schedulers.base import STATE_RUNNING
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -365,3 +366,39 @@ async def test_bids_at_the_close_with_two_schedulers_and_an_eager_closer(market:
     assert set(answers) - {a for a in answers if isinstance(a, Placed | NotPlaced)} <= {
         "lot_closed"
     }
+
+
+async def test_stopping_during_a_run_lets_it_finish(
+    market: Market, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bot stops while the scheduler is closing a lot: the close is finished and committed,
+    not cancelled inside its transaction (which left SQLite's write lock or PostgreSQL's row
+    lock held by a connection the engine was disposing of)."""
+    lot_id = await market.open_lot(closes_in=timedelta(seconds=1), extension=NO_EXTENSION)
+    assert isinstance(await market.bid(market.merchant_ids[0], lot_id, price=RESERVE), Placed)
+    await eventually(after((await market.lot(lot_id)).closes_at), "the lot is due", 5)
+    closing, release = asyncio.Event(), asyncio.Event()
+    close_lot = lots.close_lot
+
+    async def slow_close(*args: Any, **kwargs: Any) -> LotStatus | None:
+        status = await close_lot(*args, **kwargs)
+        closing.set()
+        await release.wait()
+        return status
+
+    monkeypatch.setattr(lots, "close_lot", slow_close)
+    async with scheduler(market) as s:
+        await asyncio.wait_for(closing.wait(), 5)  # the scheduler is inside the close
+        stopping = asyncio.create_task(s.stop())
+        await eventually(_paused(s), "the scheduler stopped taking new runs", 5)
+        release.set()
+        await asyncio.wait_for(stopping, 5)
+    assert (await market.lot(lot_id)).status == LotStatus.SOLD
+    assert len(await market.notices("lot_won")) == 1
+
+
+def _paused(s: Scheduler) -> Callable[[], Awaitable[bool]]:
+    async def check() -> bool:
+        return s.aps.state != STATE_RUNNING
+
+    return check

@@ -14,6 +14,7 @@ own transaction under its row lock, so two processes close a lot once.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
@@ -35,6 +36,7 @@ log = logging.getLogger(__name__)
 RESYNC_EVERY = timedelta(seconds=30)
 PRUNE_EVERY = timedelta(hours=1)
 RETRY_FAILED = timedelta(seconds=1)
+STOP_WAIT = timedelta(seconds=20)
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,12 @@ class Scheduler:
             timezone="UTC",
             job_defaults={"misfire_grace_time": None, "coalesce": True, "max_instances": 1},
         )
+        # Reading the next due moment and setting the job is one step: a run's rescheduling
+        # that read the database before a new auction committed must not set the job after
+        # the handler's wake did (the new lot would wait for the next resync).
+        self._wake_lock = asyncio.Lock()
+        # Runs take turns; a wake during a run queues one more instead of being dropped.
+        self._run_lock = asyncio.Lock()
 
     async def start(self) -> None:
         self.aps.start()
@@ -97,7 +105,19 @@ class Scheduler:
         self.aps.add_job(self.prune, "interval", seconds=PRUNE_EVERY.total_seconds(), id="prune")
 
     async def stop(self) -> None:
-        if self.aps.running:
+        """Stop the timed jobs. A run of the auctions (or a wake) in progress finishes first,
+        within STOP_WAIT: APScheduler cancels running jobs, and cancelled inside a transaction
+        a close is lost and its connection left holding SQLite's write lock or PostgreSQL's row
+        locks while the engine is disposed of."""
+        if not self.aps.running:
+            return
+        self.aps.pause()  # no new runs from here on
+        try:
+            async with asyncio.timeout(STOP_WAIT.total_seconds()):
+                async with self._run_lock, self._wake_lock:
+                    self.aps.shutdown(wait=False)
+        except TimeoutError:
+            log.warning("an auctions run did not finish within %s; stopped anyway", STOP_WAIT)
             self.aps.shutdown(wait=False)
 
     async def resync(self) -> None:
@@ -113,24 +133,30 @@ class Scheduler:
 
     async def wake_auctions(self, not_before: datetime | None = None) -> None:
         """Set the auctions job to the next due moment in the database (now, if overdue)."""
-        async with self.sessionmaker() as session:
-            when = await lots.next_due(session, self.market.closing_soon)
-            await session.commit()
-        if when is None:
-            with contextlib.suppress(JobLookupError):
-                self.aps.remove_job("auctions")
-            return
-        self.aps.add_job(
-            self.run_auctions,
-            "date",
-            run_date=max(when, not_before or utcnow()),
-            id="auctions",
-            replace_existing=True,
-        )
+        async with self._wake_lock:
+            async with self.sessionmaker() as session:
+                when = await lots.next_due(session, self.market.closing_soon)
+                await session.commit()
+            if when is None:
+                with contextlib.suppress(JobLookupError):
+                    self.aps.remove_job("auctions")
+                return
+            self.aps.add_job(
+                self.run_auctions,
+                "date",
+                run_date=max(when, not_before or utcnow()),
+                id="auctions",
+                replace_existing=True,
+                max_instances=2,
+            )
 
     async def run_auctions(self) -> dict[str, int]:
         """Everything about lots that is due: closing-soon warnings, closes, acceptances that
         ran out. Then the job is set for the next due moment."""
+        async with self._run_lock:
+            return await self._run_auctions()
+
+    async def _run_auctions(self) -> dict[str, int]:
         now = utcnow()
         done = {"warned": 0, "closed": 0, "expired": 0}
         async with self.sessionmaker() as session, session.begin():

@@ -241,7 +241,7 @@ async def test_acceptance_accept_reject_and_timeout(session: AsyncSession, marke
     lot2 = await open_one(session, market, accept_below_fen=2500)
     await bids.place_bid(session, a, lot2.id, price_fen=2000, now=T0)
     assert await lots.close_lot(session, lot2.id, lot2.closes_at, ACCEPT) == LotStatus.AWAITING
-    await lots.decide_sale(session, market["coord"], lot2.id, accept=True)
+    await lots.decide_sale(session, market["coord"], lot2.id, accept=True, now=lot2.closes_at)
     await session.commit()
     assert lot2.status == LotStatus.SOLD
 

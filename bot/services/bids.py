@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import outbox
 from bot.auction import (
     DEFAULT_CONFIRM_ABOVE,
+    MAX_FEN_PER_KG,
     Bid,
     Refusal,
     Refused,
@@ -103,12 +104,19 @@ async def place_bid(
     confirm_above: Decimal = DEFAULT_CONFIRM_ABOVE,
     now: datetime | None = None,
 ) -> BidResult:
-    """Apply one bid (a typed price, a proxy maximum, or both) to the lot, under its lock."""
+    """Apply one bid (a typed price, a proxy maximum, or both) to the lot, under its lock.
+
+    Handlers leave `now` unset: the bid is timed once it holds the lot, so one that waited
+    behind others is not placed after the close, and bid times follow commit order (the soft
+    close and the replay depend on it)."""
     merchant = require_bidder(user)
     if price_fen is None and maximum_fen is None:
         raise DomainError("bid_empty")
     if price_fen is not None and maximum_fen is not None and maximum_fen < price_fen:
         raise DomainError("maximum_below_price")
+    # A quick-bid button carries its price: a forged one is refused here, not by the database.
+    if any(p is not None and not 0 < p <= MAX_FEN_PER_KG for p in (price_fen, maximum_fen)):
+        raise DomainError("bid_out_of_range", maximum_fen=MAX_FEN_PER_KG)
     lot = await locked_lot(session, lot_id)
     now = now or utcnow()
     if lot.status == LotStatus.CANCELLED:

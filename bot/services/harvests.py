@@ -152,8 +152,19 @@ async def get_own_report(session: AsyncSession, user: User, report_id: int) -> H
 
 
 async def withdraw_report(session: AsyncSession, user: User, report_id: int) -> HarvestReport:
-    """Withdraw a report not yet sold; a sold or already withdrawn one stays as it is."""
-    report = await get_own_report(session, user, report_id)
+    """Withdraw a report not yet sold; a sold or already withdrawn one stays as it is.
+
+    The report is read again under its row lock (FOR UPDATE; SQLite holds the write lock): a
+    coordinator putting it in a lot at this moment holds that lock, and the withdrawal must
+    then see it POOLED and be refused, not overwrite it under the lot."""
+    report = await session.scalar(
+        select(HarvestReport)
+        .where(HarvestReport.id == report_id)
+        .with_for_update(of=HarvestReport)
+        .execution_options(populate_existing=True)
+    )
+    if report is None or report.farmer_id != user.id:
+        raise DomainError("report_not_found")
     if report.status not in WITHDRAWABLE:
         raise DomainError("report_not_withdrawable", status=report.status.value)
     report.status = ReportStatus.WITHDRAWN

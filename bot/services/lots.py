@@ -38,7 +38,7 @@ from bot.models import (
 from bot.services import audit
 from bot.services.access import Actor, System, require_coordinator
 from bot.services.errors import DomainError
-from bot.services.pools import POOLABLE, PoolKey, pool_reports
+from bot.services.pools import PoolKey, pool_reports
 
 ENDED = frozenset({LotStatus.SOLD, LotStatus.UNSOLD, LotStatus.REJECTED, LotStatus.CANCELLED})
 
@@ -218,18 +218,9 @@ async def open_lots(
 
 
 async def _lock_pool(session: AsyncSession, key: PoolKey) -> list[PoolReport]:
-    """The pool's reports, locked (PostgreSQL) so two coordinators cannot put one report in two
-    lots; on SQLite the transaction already holds the write lock."""
-    r = HarvestReport
-    ids = [p.id for p in await pool_reports(session, key)]
-    if not ids:
-        return []
-    locked = await session.execute(
-        select(r.id, r.farmer_id, r.quantity_g, r.created_at)
-        .where(r.id.in_(ids), r.status == POOLABLE)
-        .with_for_update()
-    )
-    return [PoolReport(*row) for row in locked]
+    """The pool's reports, read and locked in one statement so two coordinators cannot put one
+    report in two lots: the second waits, then finds those reports no longer in the pool."""
+    return await pool_reports(session, key, lock=True)
 
 
 async def _moisture(session: AsyncSession, ids: list[int]) -> dict[int, int | None]:
@@ -252,9 +243,21 @@ def _lot_facts(lot: Lot) -> dict[str, object]:
     }
 
 
+# Ids are 32-bit integers in the database; a button's id past them is forged or stale.
+MAX_ID = 2**31 - 1
+
+
+def _known_id(lot_id: int) -> int:
+    """DomainError("no_such_lot") for an id no row can have, before PostgreSQL fails on it."""
+    if not 0 < lot_id <= MAX_ID:
+        raise DomainError("no_such_lot")
+    return lot_id
+
+
 async def locked_lot(session: AsyncSession, lot_id: int) -> Lot:
     """The lot, read again under its row lock (FOR UPDATE; SQLite holds the write lock), so
     what was decided by a transaction that just committed is seen."""
+    _known_id(lot_id)
     lot = await session.scalar(
         select(Lot)
         .where(Lot.id == lot_id)
@@ -293,7 +296,7 @@ async def close_early(
     lot = await locked_lot(session, lot_id)
     if lot.status != LotStatus.OPEN:
         raise DomainError("lot_not_open", status=lot.status.value)
-    lot.closes_at = now
+    lot.closes_at = min(lot.closes_at, now)  # an overdue lot keeps the close it had
     await audit.record(session, AuditAction.LOT_CLOSE, actor, details={"lot_id": lot.id})
     return await _settle(session, lot, now, acceptance)
 
@@ -385,12 +388,18 @@ async def cancel(
     session: AsyncSession, actor: User, lot_id: int, now: datetime | None = None
 ) -> Lot:
     """A coordinator cancels an open lot (or one waiting for acceptance): bids are void, the
-    reports go back to the pool, farmers and bidders are told."""
+    reports go back to the pool, farmers and bidders are told.
+
+    An open lot whose close has passed was won at its close, even if the scheduler has not
+    closed it yet (after a restart, or within its second): DomainError("lot_closed"), and the
+    scheduler settles it as it would have."""
     now = now or utcnow()
     await require_coordinator(session, actor)
     lot = await locked_lot(session, lot_id)
     if lot.status not in (LotStatus.OPEN, LotStatus.AWAITING):
         raise DomainError("lot_not_open", status=lot.status.value)
+    if lot.status == LotStatus.OPEN and lot.closes_at <= now:
+        raise DomainError("lot_closed")
     lot.status = LotStatus.CANCELLED
     lot.closed_at = now
     lot.decided_by = actor.id
@@ -407,12 +416,20 @@ async def decide_sale(
     session: AsyncSession, actor: Actor, lot_id: int, accept: bool, now: datetime | None = None
 ) -> Lot:
     """A coordinator accepts or rejects the sale of a lot waiting for it; the system rejects
-    it when nobody answered in time (actor System). Decided once: a second answer is refused."""
+    it when nobody answered in time (actor System). Decided once: a second answer is refused.
+
+    An answer after the deadline is refused as already rejected (no answer in time means
+    rejected) even if the scheduler has not ended the wait yet, as after a restart, when the
+    coordinator's late press can come in before the scheduler's first run (due since the
+    deadline, that run ends the wait)."""
     now = now or utcnow()
     await require_coordinator(session, actor)
     lot = await locked_lot(session, lot_id)
     if lot.status != LotStatus.AWAITING:
         raise DomainError("sale_decided", status=lot.status.value)
+    expired = lot.acceptance_due_at is not None and lot.acceptance_due_at <= now
+    if expired and not isinstance(actor, System):
+        raise DomainError("sale_decided", status=LotStatus.REJECTED.value)
     if not isinstance(actor, System):
         lot.decided_by = actor.id
     if accept:
@@ -618,6 +635,7 @@ async def open_lots_page(
 
 
 async def lot_view(session: AsyncSession, lot_id: int) -> LotView:
+    _known_id(lot_id)
     row = (
         await session.execute(
             select(Lot, Village.name)
@@ -632,6 +650,7 @@ async def lot_view(session: AsyncSession, lot_id: int) -> LotView:
 
 async def lot_photos(session: AsyncSession, lot_id: int) -> list[str]:
     """The photos farmers attached to the lot's reports, oldest report first."""
+    _known_id(lot_id)
     rows = await session.scalars(
         select(HarvestReport.photo_file_id)
         .join(LotReport, LotReport.report_id == HarvestReport.id)

@@ -112,17 +112,22 @@ async def pools(session: AsyncSession) -> list[Pool]:
     return sorted(result, key=_sort_key)
 
 
-async def pool_reports(session: AsyncSession, key: PoolKey) -> list[PoolReport]:
-    """The reports of one pool, oldest first: what bot/lots.plan_slices cuts into lots."""
+async def pool_reports(session: AsyncSession, key: PoolKey, lock: bool = False) -> list[PoolReport]:
+    """The reports of one pool, oldest first: what bot/lots.plan_slices cuts into lots.
+
+    `lock`: read them under their row locks (PostgreSQL; SQLite holds the write lock), in id
+    order so two coordinators lock in the same order; a report another transaction is putting
+    in a lot or withdrawing is waited for and then left out, since its status is read again."""
     r = HarvestReport
-    rows = await session.execute(
-        select(r.id, r.farmer_id, r.quantity_g, r.created_at).where(
-            r.status == POOLABLE,
-            r.village_id == key.village_id,
-            r.product == key.product,
-            # `== None` compiles to IS NULL: cherry has no process, ungraded no grade.
-            r.process == key.process,
-            r.grade == key.grade,
-        )
+    query = select(r.id, r.farmer_id, r.quantity_g, r.created_at).where(
+        r.status == POOLABLE,
+        r.village_id == key.village_id,
+        r.product == key.product,
+        # `== None` compiles to IS NULL: cherry has no process, ungraded no grade.
+        r.process == key.process,
+        r.grade == key.grade,
     )
+    if lock:
+        query = query.order_by(r.id).with_for_update()
+    rows = await session.execute(query)
     return oldest_first(PoolReport(*row) for row in rows)

@@ -194,7 +194,10 @@ def apply_bid(rules: Rules, standing: Standing, bid: Bid) -> Outcome:
             price = standing.price
             if standing.runner_up is not None and price is not None:
                 price = max(price, min(bid.ceiling, standing.runner_up + rules.increment))
-            return Outcome(replace(standing, price=price, ceiling=bid.ceiling, close=close))
+            # Raising one's own maximum moves the close only when it moves the price: a
+            # leader must not keep a lot open for ever by raising a maximum nobody sees.
+            kept = close if price != standing.price else standing.close
+            return Outcome(replace(standing, price=price, ceiling=bid.ceiling, close=kept))
         return Outcome(standing, Refused(Refusal.ALREADY_LEADING))
     least = minimum_bid(rules, standing.price)
     if bid.ceiling < least or (bid.price is not None and bid.price < least):

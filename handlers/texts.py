@@ -264,6 +264,11 @@ def domain_problem(exc: DomainError) -> str:
             status=lot_status_label(str(d.get("status", "")))
         )
     if exc.reason == "sale_decided":
+        if d.get("late"):
+            return _(
+                "The time to accept this sale ran out, so it is rejected: the coffee goes back "
+                "to its pool and everyone concerned is told."
+            )
         if d.get("status") == "open":
             return _("This lot is still open for bids: there is no sale to decide yet.")
         return _("This sale was decided already: {status}.").format(
@@ -354,6 +359,9 @@ def domain_problem(exc: DomainError) -> str:
             "apply again."
         ),
         "lot_closed": _("Bidding on this lot has closed: it takes no more bids."),
+        "bid_out_of_range": _(
+            "That price cannot be bid: a price per kg is more than zero and at most ¥1,000."
+        ),
         "lot_cancelled": _(
             "The auction of this lot was cancelled by the cooperative: it takes no bids."
         ),

@@ -429,7 +429,7 @@ async def decide_sale(
         raise DomainError("sale_decided", status=lot.status.value)
     expired = lot.acceptance_due_at is not None and lot.acceptance_due_at <= now
     if expired and not isinstance(actor, System):
-        raise DomainError("sale_decided", status=LotStatus.REJECTED.value)
+        raise DomainError("sale_decided", status=LotStatus.REJECTED.value, late=True)
     if not isinstance(actor, System):
         lot.decided_by = actor.id
     if accept:

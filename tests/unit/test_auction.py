@@ -248,6 +248,15 @@ def test_replay_extends_and_closes() -> None:
     assert (standing.leader, standing.price) == ("a", 910)
 
 
+def test_raising_ones_own_maximum_does_not_extend() -> None:
+    """A leader who raises a maximum nobody sees in the last minutes keeps the close: else
+    they could keep a lot open for ever."""
+    bids = [Bid("a", at(0), maximum=1000), Bid("a", at(590), maximum=2000)]
+    standing, outcomes = replay(RULES, bids, close=at(600))
+    assert outcomes[1].refused is None and standing.ceiling == 2000
+    assert standing.close == at(600)
+
+
 def test_refused_bid_does_not_extend() -> None:
     standing, outcomes = replay(RULES, [Bid("a", at(590), price=700)], close=at(600))
     assert outcomes[0].refused == Refused(Refusal.BELOW_RESERVE, 800)
@@ -310,15 +319,19 @@ def test_typed_bids_follow_check_bid(bids: list[Bid]) -> None:
 @given(bid_lists(), st.integers(0, 30))
 def test_replay_close_only_moves_later(bids: list[Bid], close_s: int) -> None:
     previous = at(close_s)
+    before = Standing(close=previous)
     _, outcomes = replay(RULES, bids, close=previous)
     for bid, outcome in zip(bids, outcomes, strict=True):
         close = outcome.standing.close
         assert close is not None and close >= previous
+        moved = (outcome.standing.leader, outcome.standing.price) != (before.leader, before.price)
         if bid.at >= previous:
             assert outcome.refused == Refused(Refusal.CLOSED)
-        elif outcome.refused is None:
+        elif outcome.refused is None and moved:
             assert close - bid.at >= RULES.extension
-        previous = close
+        elif outcome.refused is None:  # a leader's hidden maximum raised: the close stays
+            assert close == previous
+        previous, before = close, outcome.standing
 
 
 @given(bid_lists(proxy_only=True))

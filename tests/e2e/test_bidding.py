@@ -219,16 +219,16 @@ async def test_three_merchants_bid_and_the_lot_is_sold(
     assert (await en.receive()).text == "✅ Your bid of CN¥20.00/kg on Lot #1 stands: you lead."
 
     # A typed price, full-width with 元, in Chinese.
-    await notice(zh, "🆕 批次 #1开始拍卖")
+    await notice(zh, "🆕 批次 #1 开始拍卖")
     await zh.press("🔨 查看批次")
     await said(zh, "批次 #1：带壳豆 · 水洗 · AA")
     await zh.press("✏️ 输入价格")
     asked = await zh.receive()
     assert asked.text == (
-        "请输入您对批次 #1每公斤的出价（元），例如 20.10。至少要 ¥20.10/公斤。发送 /cancel 取消。"
+        "请输入您对批次 #1 每公斤的出价（元），例如 20.10。至少要 ¥20.10/公斤。发送 /cancel 取消。"
     )
     await zh.send("２０．５元")
-    assert (await zh.receive()).text == "✅ 您对批次 #1出价 ¥20.50/公斤 成功：您目前领先。"
+    assert (await zh.receive()).text == "✅ 您对批次 #1 出价 ¥20.50/公斤 成功：您目前领先。"
 
     # The first merchant is told, with a button back to the card.
     outbid = await notice(en, "⚠️ You were outbid on Lot #1")
@@ -316,7 +316,7 @@ async def test_three_merchants_bid_and_the_lot_is_sold(
     ask = await zh.receive()
     assert ask.text == "这比当前最高价 ¥21.50/公斤 高出 40%。出价 ¥30.00/公斤 吗？"
     await zh.press("✅ 确定，¥30.00/公斤")
-    assert (await zh.receive()).text == "✅ 您对批次 #1出价 ¥30.00/公斤 成功：您目前领先。"
+    assert (await zh.receive()).text == "✅ 您对批次 #1 出价 ¥30.00/公斤 成功：您目前领先。"
     await notice(en, "⚠️ You were outbid on Lot #1")
 
     # The close: won, lost and sold notices in each reader's language.
@@ -566,7 +566,7 @@ async def test_a_late_bid_moves_the_close(
     await zh.press("起拍价 ¥20.00")
     placed = await zh.receive()
     assert placed.text.startswith(
-        "✅ 您对批次 #1出价 ¥20.00/公斤 成功：您目前领先。\n\n截止前 3 分钟内的出价会推迟截止时间"
+        "✅ 您对批次 #1 出价 ¥20.00/公斤 成功：您目前领先。\n\n截止前 3 分钟内的出价会推迟截止时间"
     ), zh.transcript()
     session.expire_all()
     lot = await session.get(Lot, lot_id)

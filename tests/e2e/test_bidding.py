@@ -417,6 +417,16 @@ async def test_typed_prices_are_read_or_questioned(
         "A bid must beat the leading price of CN¥20.60/kg by at least the increment of "
         "CN¥0.10/kg: at least CN¥20.70/kg."
     )
+    # Refused or asked back, the question stays: the next typed price is read as one.
+    await market.proxy.send("207")
+    typo = await market.proxy.receive()
+    assert typo.text == "That is 905% above the leading price of CN¥20.60/kg. Bid CN¥207.00/kg?"
+    await market.proxy.send("20.7")
+    assert (await market.proxy.receive()).text == (
+        "✅ Your bid of CN¥20.70/kg on Lot #1 stands: you lead."
+    ), market.proxy.transcript()
+    # The typo's "✅ Yes, CN¥207.00/kg" is gone: it cannot be pressed by mistake later.
+    await market.proxy.wait_for(lambda _chat: typo.buttons == [])
     # /cancel leaves a price question.
     await market.proxy.press("🤖 Set a maximum")
     await market.proxy.receive()

@@ -712,6 +712,9 @@ async def test_approved_merchants_have_the_market_in_their_command_menu(
     await running_bot.idle(coordinator)
     for lang in ("en", "zh", None):
         assert menu(604, lang)[:3] == ["lots", "mybids", "start"], lang
+    # The approval brings the market's menu under the input field (waiting, it was Help).
+    approved = await notice(market.pending, "✅ Your merchant account is approved")
+    assert approved.reply_buttons == ["🔨 Lots", "💰 My bids", "📖 Rules", "❓ Help"]
     zh = {
         c["command"]: c["description"]
         for c in emulator.commands(scope={"type": "chat", "chat_id": 604}, language_code="zh")

@@ -75,7 +75,7 @@ def format_datetime(moment: datetime, locale: str, tz: ZoneInfo) -> str:
 
 def format_time_left(left: timedelta, locale: str) -> str:
     """Time until a close in the reader's words, in its two largest units, never rounded up
-    ("1 day 23 hours", "1天23小时", "5 minutes"): a merchant must not think there is more time
+    ("1 day 23 hours", "1天23小时", "40秒"): a merchant must not think there is more time
     than there is."""
     seconds = max(int(left.total_seconds()), 0)
     days, rest = divmod(seconds, 86400)
@@ -88,12 +88,15 @@ def format_time_left(left: timedelta, locale: str) -> str:
         timedelta(seconds=seconds),
     ]
     first = next((i for i, unit in enumerate(units) if unit), len(units) - 1)
+    chinese = locale.startswith("zh")
+    # CLDR's long Chinese form says "40秒钟" (40 seconds' duration); "40秒" is how a time
+    # left is said, and the short form differs from the long one only there.
     parts = [
-        format_timedelta(unit, threshold=1, locale=locale)
+        format_timedelta(unit, threshold=1, locale=locale, format="short" if chinese else "long")
         for unit in units[first : first + 2]
         if unit or unit is units[first]
     ]
-    return ("" if locale.startswith("zh") else " ").join(parts)
+    return ("" if chinese else " ").join(parts)
 
 
 SCHEDULE_FORMAT = "%Y-%m-%d %H:%M"  # what a coordinator types (bot.services.broadcasts)

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from aiogram.types import InlineKeyboardMarkup
+from aiogram.types import InlineKeyboardMarkup, KeyboardButton, ReplyKeyboardMarkup
 from aiogram.utils.i18n import I18n
 
+from bot.i18n import N_
 from bot.limits import TELEGRAM_CAPTION, TELEGRAM_TEXT, utf16_len
 from bot.models import Broadcast
 
@@ -21,7 +22,8 @@ DEFAULT_TZ = ZoneInfo("Asia/Shanghai")
 class Rendered:
     text: str
     photo_file_id: str | None = None
-    markup: InlineKeyboardMarkup | None = None  # buttons under the message (bid again, accept)
+    # buttons under the message (bid again, accept), or a new menu under the input field
+    markup: InlineKeyboardMarkup | ReplyKeyboardMarkup | None = None
 
 
 @dataclass(frozen=True)
@@ -105,13 +107,23 @@ def _announcement(payload: dict[str, Any], ctx: Context) -> Rendered:
     return Rendered(with_heading(heading, text, photo is not None), photo)
 
 
+# The approved merchant's menu (handlers.keyboards.main_menu draws the same one, two a row).
+MARKET_MENU = (N_("🔨 Lots"), N_("💰 My bids"), N_("📖 Rules"), N_("❓ Help"))
+
+
 @renders("merchant_approved")
 def _approved(payload: dict[str, Any], ctx: Context) -> Rendered:
+    """With the market's menu: the one the merchant had while waiting held only Help."""
+    labels = [KeyboardButton(text=ctx.gettext(label)) for label in MARKET_MENU]
+    menu = ReplyKeyboardMarkup(
+        keyboard=[labels[:2], labels[2:]], resize_keyboard=True, is_persistent=True
+    )
     return Rendered(
         ctx.gettext(
             "✅ Your merchant account is approved, and you can bid now: /lots shows the lots "
             "open for bids, /rules how bidding works. We will message you when a new lot opens."
-        )
+        ),
+        markup=menu,
     )
 
 

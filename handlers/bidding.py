@@ -56,13 +56,16 @@ async def place(
     price_fen: int | None = None,
     maximum_fen: int | None = None,
     confirmed: bool = False,
-) -> None:
-    """Place the bid and say what it did, with fresh buttons when the merchant may bid again."""
+) -> bool:
+    """Place the bid and say what it did, with fresh buttons when the merchant may bid again.
+
+    True when it was not placed (refused by the rules, or asked back for confirmation): a
+    merchant who typed it may type another price at once."""
     for fen in (price_fen, maximum_fen):
         if fen is not None and not 0 < fen <= MAX_FEN_PER_KG:  # a forged button
             problem = PriceProblem.TOO_LARGE if fen > 0 else PriceProblem.ZERO
             await turn.say(price_problem(PriceRejected(problem)))
-            return
+            return True
     result = await bids.place_bid(
         turn.session,
         turn.user,
@@ -75,18 +78,21 @@ async def place(
     view = await lots.lot_view(turn.session, lot_id)
     if isinstance(result, ConfirmFirst):
         maximum = maximum_fen is not None
-        await turn.say(
+        # The open question: its buttons go at the merchant's next step, so a typo's
+        # "✅ Yes" cannot be pressed later by mistake.
+        await turn.ask(
             confirm_text(result, maximum), confirm_markup(lot_id, result.price_fen, maximum)
         )
-        return
+        return True
     if isinstance(result, Placed):
         text = placed_text(view, result, price_fen, maximum_fen)
         if result.extended:
             text += "\n\n" + extended_note(result, settings)
             turn.after_commit(scheduler.wake_auctions)  # the close moved: so does its job
         await turn.say(text, None if result.leads else bid_again_markup(view))
-        return
+        return False
     await turn.say(not_placed_text(view, result), bid_again_markup(view))
+    return view.status == LotStatus.OPEN
 
 
 async def _leave_typing(turn: Turn) -> None:
@@ -171,15 +177,17 @@ async def typed_price(
     try:
         fen = parse_price(message.text or "")
     except PriceRejected as exc:
-        markup = (
-            readings_markup(lot_id, exc.readings, maximum)
-            if exc.problem == PriceProblem.AMBIGUOUS_SEPARATOR
-            else None
-        )
-        await turn.say(price_problem(exc), markup)
+        if exc.problem == PriceProblem.AMBIGUOUS_SEPARATOR:  # asked: its buttons go later
+            await turn.ask(price_problem(exc), readings_markup(lot_id, exc.readings, maximum))
+        else:
+            await turn.say(price_problem(exc))
         return
-    await turn.state.clear()
+    state = await turn.state.get_state()
+    await turn.state.clear()  # a refusal (the lot closed meanwhile) must not ask again
     if maximum:
-        await place(turn, settings, scheduler, lot_id, maximum_fen=fen)
+        again = await place(turn, settings, scheduler, lot_id, maximum_fen=fen)
     else:
-        await place(turn, settings, scheduler, lot_id, price_fen=fen)
+        again = await place(turn, settings, scheduler, lot_id, price_fen=fen)
+    if again:  # below the minimum, or asked back: the next message is read as a price again
+        await turn.state.set_state(state)
+        await turn.state.set_data({"lot_id": lot_id})

@@ -211,8 +211,8 @@ def _sale_awaiting(p: dict[str, Any], ctx: Context) -> Rendered:
 def _sale_rejected(p: dict[str, Any], ctx: Context) -> Rendered:
     return Rendered(
         _(
-            "The cooperative did not accept the sale of {lot} ({title}, {kg}) at {price}. "
-            "Nobody bought it; the coffee may be offered again."
+            "The cooperative did not accept the sale of {lot} ({title}, {kg}) at {price}, "
+            "so it is not sold to you; the coffee may be offered again."
         ).format_map(_facts(p, ctx))
     )
 

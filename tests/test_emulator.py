@@ -727,6 +727,14 @@ async def test_sandbox_press_works_on_reply_keyboard_buttons_and_errors_are_one_
                 assert (await chat.receive()).text == "contact:+8613900000001:1002"
                 assert (await post({"press": "OK"})).status == 200  # inline buttons still work
                 assert (await chat.receive()).text == "pressed OK"
+                # An older message's button, named by its number in the transcript.
+                inline = next(m for m in chat.messages if m.text == "inline")
+                assert (await post({"text": "/menu"})).status == 200
+                await chat.receive_until(lambda m: m.text == "inline" and m is not inline)
+                pressed = await post({"press": "OK", "message": f"#{inline.message_id}"})
+                assert pressed.status == 200
+                assert (await chat.receive()).text == "pressed OK"
+                assert chat.transcript().count(f"(data='ok') on #{inline.message_id}") == 2
 
                 async with http.post(url, json={"press": "不存在 missing", "wait": 0.1}) as resp:
                     assert resp.status == 400

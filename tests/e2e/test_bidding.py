@@ -219,16 +219,16 @@ async def test_three_merchants_bid_and_the_lot_is_sold(
     assert (await en.receive()).text == "✅ Your bid of CN¥20.00/kg on Lot #1 stands: you lead."
 
     # A typed price, full-width with 元, in Chinese.
-    await notice(zh, "🆕 批次 #1开始拍卖")
+    await notice(zh, "🆕 批次 #1 开始拍卖")
     await zh.press("🔨 查看批次")
     await said(zh, "批次 #1：带壳豆 · 水洗 · AA")
     await zh.press("✏️ 输入价格")
     asked = await zh.receive()
     assert asked.text == (
-        "请输入您对批次 #1每公斤的出价（元），例如 20.10。至少要 ¥20.10/公斤。发送 /cancel 取消。"
+        "请输入您对批次 #1 每公斤的出价（元），例如 20.10。至少要 ¥20.10/公斤。发送 /cancel 取消。"
     )
     await zh.send("２０．５元")
-    assert (await zh.receive()).text == "✅ 您对批次 #1出价 ¥20.50/公斤 成功：您目前领先。"
+    assert (await zh.receive()).text == "✅ 您对批次 #1 出价 ¥20.50/公斤 成功：您目前领先。"
 
     # The first merchant is told, with a button back to the card.
     outbid = await notice(en, "⚠️ You were outbid on Lot #1")
@@ -316,7 +316,7 @@ async def test_three_merchants_bid_and_the_lot_is_sold(
     ask = await zh.receive()
     assert ask.text == "这比当前最高价 ¥21.50/公斤 高出 40%。出价 ¥30.00/公斤 吗？"
     await zh.press("✅ 确定，¥30.00/公斤")
-    assert (await zh.receive()).text == "✅ 您对批次 #1出价 ¥30.00/公斤 成功：您目前领先。"
+    assert (await zh.receive()).text == "✅ 您对批次 #1 出价 ¥30.00/公斤 成功：您目前领先。"
     await notice(en, "⚠️ You were outbid on Lot #1")
 
     # The close: won, lost and sold notices in each reader's language.
@@ -417,6 +417,16 @@ async def test_typed_prices_are_read_or_questioned(
         "A bid must beat the leading price of CN¥20.60/kg by at least the increment of "
         "CN¥0.10/kg: at least CN¥20.70/kg."
     )
+    # Refused or asked back, the question stays: the next typed price is read as one.
+    await market.proxy.send("207")
+    typo = await market.proxy.receive()
+    assert typo.text == "That is 905% above the leading price of CN¥20.60/kg. Bid CN¥207.00/kg?"
+    await market.proxy.send("20.7")
+    assert (await market.proxy.receive()).text == (
+        "✅ Your bid of CN¥20.70/kg on Lot #1 stands: you lead."
+    ), market.proxy.transcript()
+    # The typo's "✅ Yes, CN¥207.00/kg" is gone: it cannot be pressed by mistake later.
+    await market.proxy.wait_for(lambda _chat: typo.buttons == [])
     # /cancel leaves a price question.
     await market.proxy.press("🤖 Set a maximum")
     await market.proxy.receive()
@@ -566,7 +576,7 @@ async def test_a_late_bid_moves_the_close(
     await zh.press("起拍价 ¥20.00")
     placed = await zh.receive()
     assert placed.text.startswith(
-        "✅ 您对批次 #1出价 ¥20.00/公斤 成功：您目前领先。\n\n截止前 3 分钟内的出价会推迟截止时间"
+        "✅ 您对批次 #1 出价 ¥20.00/公斤 成功：您目前领先。\n\n截止前 3 分钟内的出价会推迟截止时间"
     ), zh.transcript()
     session.expire_all()
     lot = await session.get(Lot, lot_id)
@@ -702,6 +712,9 @@ async def test_approved_merchants_have_the_market_in_their_command_menu(
     await running_bot.idle(coordinator)
     for lang in ("en", "zh", None):
         assert menu(604, lang)[:3] == ["lots", "mybids", "start"], lang
+    # The approval brings the market's menu under the input field (waiting, it was Help).
+    approved = await notice(market.pending, "✅ Your merchant account is approved")
+    assert approved.reply_buttons == ["🔨 Lots", "💰 My bids", "📖 Rules", "❓ Help"]
     zh = {
         c["command"]: c["description"]
         for c in emulator.commands(scope={"type": "chat", "chat_id": 604}, language_code="zh")

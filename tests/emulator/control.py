@@ -9,7 +9,8 @@ POST /_emu/users/{user_id} with a JSON body, one of::
 "press" works on any button the user sees: an inline button, or a reply-keyboard button (its
 text is sent; a request_contact button shares the user's own contact, "phone" to choose the
 number). A press waits up to 10 s ("wait" to change) for its button to be shown, so a session
-pasted at once works. Optional "first_name"/"language_code" keys set the user's profile.
+pasted at once works. {"press": "Close", "message": 55} presses an inline button of an older
+message (#55 in the transcript). Optional "first_name"/"language_code" keys set the user's profile.
 GET /_emu/users/{user_id} returns the chat transcript; GET /_emu lists chats. A request that
 cannot be done is answered 400 with one readable line of plain text (UTF-8).
 """
@@ -81,6 +82,8 @@ async def _perform(chat: UserChat, body: dict[str, Any]) -> Any:
         return await chat.send_photo(body["photo"])
     if "callback_data" in body:
         return await chat.press(callback_data=str(body["callback_data"]))
+    if "press" in body and "message" in body:  # a button of an older message: "#55" in the chat
+        return await chat.press(str(body["press"]), message=int(str(body["message"]).lstrip("#")))
     if "press" in body:
         phone = body.get("phone")
         return await chat.tap(

@@ -46,14 +46,14 @@ def test_chinese_never_says_qianke() -> None:
 @pytest.mark.parametrize(
     ("seconds", "en", "zh"),
     [
-        (0, "0 seconds", "0秒钟"),
-        (100, "1 minute 40 seconds", "1分钟40秒钟"),
+        (0, "0 seconds", "0秒"),
+        (100, "1 minute 40 seconds", "1分钟40秒"),
         (59 * 60, "59 minutes", "59分钟"),
         (3 * 3600 - 60, "2 hours 59 minutes", "2小时59分钟"),
         (23 * 3600, "23 hours", "23小时"),
         (47 * 3600, "1 day 23 hours", "1天23小时"),
         (2 * 86400 + 61, "2 days", "2天"),
-        (-5, "0 seconds", "0秒钟"),
+        (-5, "0 seconds", "0秒"),
     ],
 )
 def test_time_left_is_never_rounded_up(seconds: int, en: str, zh: str) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from aiogram.types import ReplyKeyboardMarkup
 
 import handlers.market_notices  # noqa: F401  (registers the renderers)
 from bot.config import REPO_ROOT, SHIPPED_LOCALES
@@ -45,7 +46,9 @@ def i18n() -> Any:
 def test_each_market_notice_renders(i18n: Any, kind: str, locale: str) -> None:
     rendered = render(kind, PAYLOADS[kind], locale, i18n, tz=ZoneInfo("Asia/Shanghai"))
     assert "{" not in rendered.text and "7" in rendered.text
-    buttons = [b for row in rendered.markup.inline_keyboard for b in row] if rendered.markup else []
+    markup = rendered.markup
+    assert not isinstance(markup, ReplyKeyboardMarkup)  # market notices bring no menu
+    buttons = [b for row in markup.inline_keyboard for b in row] if markup else []
     assert len(buttons) == BUTTONS.get(kind, 0)
 
 

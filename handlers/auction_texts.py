@@ -171,7 +171,8 @@ def _farmers(planned: PlannedLot, shown: int | None) -> list[str]:
 def _lot_pieces(number: int, planned: PlannedLot, shown: int | None) -> list[tuple[str, str]]:
     """A lot's heading and farmers as (separator before, text) pieces of the summary."""
     reports = len(planned.report_ids)
-    head = _("Lot {number}: {kg}, {reports}, {farmers}").format(
+    # "New lot 1 of the plan", never "Lot 1": lots get their numbers (#12) when they open.
+    head = _("New lot {number}: {kg}, {reports}, {farmers}").format(
         number=number,
         kg=kg(planned.grams),
         reports=ngettext("{count} report", "{count} reports", reports).format(

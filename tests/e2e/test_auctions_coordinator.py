@@ -353,7 +353,7 @@ async def test_typed_answers_and_every_bad_one_are_answered(
         "After the close: a coordinator confirms the sale if the best bid is below "
         + format_price(2500, "en", t)
     ) in summary.text
-    assert summary.text.count("Lot ") == 2  # 1 t lots of 1.5 t and 0.7 t... as planned
+    assert summary.text.count("New lot ") == 2  # 1 t lots of 1.5 t and 0.7 t... as planned
 
     # A farmer reports more to the pool before the coordinator confirms: shown again.
     wang = await users.ensure_user(session, 302)

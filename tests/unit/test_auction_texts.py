@@ -68,7 +68,7 @@ def test_a_large_plan_is_cut_to_a_few_messages(i18n: Any, lots: int, farmers: in
         assert "more farmers" in text or all(
             f"Farmer {lot}-{farmers - 1}" in text for lot in range(lots)
         )
-        assert text.count("Lot ") == lots
+        assert text.count("New lot ") == lots
 
 
 def test_many_bids_are_split_over_messages(i18n: Any) -> None:

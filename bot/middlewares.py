@@ -16,7 +16,7 @@ from aiogram.methods import SendMessage
 from aiogram.types import TelegramObject, Update
 from aiogram.types import User as TgUser
 from aiogram.utils.i18n import I18n, I18nMiddleware
-from sqlalchemy import Table, bindparam
+from sqlalchemy import Table, bindparam, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -27,11 +27,13 @@ from bot.i18n import pick_locale
 from bot.models import ProcessedUpdate, User, utcnow
 from bot.outbox import enqueued
 from bot.replies import Replies, ReplySender, run_hooks
-from bot.services.users import ensure_user
+from bot.services.users import ensure_user, settle_user
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
+
+_NOT_READ = object()  # _first_delivery did not read the user's row
 
 
 def user_locale(user: User | None, tg_user: TgUser | None, default: str) -> str:
@@ -49,6 +51,19 @@ _RECORD_UPDATE = {
     .on_conflict_do_nothing(index_elements=["update_id"])
     for name, insert in (("sqlite", sqlite_insert), ("postgresql", pg_insert))
 }
+
+# On PostgreSQL the same insert and the user's row in one round trip: the insert as a
+# data-modifying CTE (`fresh` counts the rows it wrote: 0 for a redelivery) and the user
+# outer-joined to that one row (None when they have none yet). A statement fewer per update
+# is a round trip and a pass through SQLAlchemy and asyncpg fewer. SQLite has no
+# data-modifying CTE, so it keeps the two statements.
+_RECORDED = _RECORD_UPDATE["postgresql"].returning(ProcessedUpdate.update_id).cte("recorded")
+_FRESH = select(func.count().label("fresh")).select_from(_RECORDED).subquery("fresh")
+_RECORD_UPDATE_AND_USER = (
+    select(_FRESH.c.fresh, User)
+    .select_from(_FRESH)
+    .outerjoin(User, User.telegram_id == bindparam("telegram_id"))
+)
 
 
 class DbSessionMiddleware(BaseMiddleware):
@@ -103,13 +118,19 @@ class DbSessionMiddleware(BaseMiddleware):
         async with self._writer, self.sessionmaker() as session:
             token = current_session.set(session)
             try:
-                if not await self._first_delivery(session, event.update_id):
+                person = tg_user if tg_user is not None and not tg_user.is_bot else None
+                first, found = await self._first_delivery(session, event.update_id, person)
+                if not first:
                     await session.rollback()
                     log.info("update %s already handled; skipped", event.update_id)
                     return UNHANDLED
                 user: User | None = None
-                if tg_user is not None and not tg_user.is_bot:
-                    user = await ensure_user(session, tg_user.id, self.settings.coordinator_ids)
+                if person is not None:
+                    ids = self.settings.coordinator_ids
+                    if found is _NOT_READ:
+                        user = await ensure_user(session, person.id, ids)
+                    else:
+                        user = await settle_user(session, found, person.id, ids)
                     locale = user_locale(user, tg_user, self.settings.default_locale)
                 data.update(session=session, user=user, settings=self.settings)
                 state: FSMContext | None = data.get("state")
@@ -140,16 +161,22 @@ class DbSessionMiddleware(BaseMiddleware):
         return result
 
     @staticmethod
-    async def _first_delivery(session: AsyncSession, update_id: int) -> bool:
+    async def _first_delivery(
+        session: AsyncSession, update_id: int, person: TgUser | None
+    ) -> tuple[bool, Any]:
         """Record the update id in this transaction; False when it was handled already.
         A plain INSERT ... ON CONFLICT DO NOTHING, not an ORM object and a flush: the unit of
         work cost more than the statement. A redelivery handled right now by another
-        process waits for that one's transaction, as a unique key does."""
+        process waits for that one's transaction, as a unique key does. On PostgreSQL the
+        `person`'s row comes back with it (their User or None); `_NOT_READ` otherwise."""
         dialect = session.get_bind().dialect.name
-        result = await session.execute(
-            _RECORD_UPDATE[dialect], {"update_id": update_id, "processed_at": utcnow()}
-        )
-        return rows_affected(result) > 0
+        params = {"update_id": update_id, "processed_at": utcnow()}
+        if person is not None and dialect == "postgresql":
+            params["telegram_id"] = person.id
+            row = (await session.execute(_RECORD_UPDATE_AND_USER, params)).one()
+            return row.fresh > 0, row.User
+        result = await session.execute(_RECORD_UPDATE[dialect], params)
+        return rows_affected(result) > 0, _NOT_READ
 
     def _apology(self, locale: str) -> str:
         return self.i18n.gettext(

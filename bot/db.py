@@ -63,7 +63,11 @@ def make_engine(url: str, pool_size: int | None = None, **kwargs: Any) -> AsyncE
 
         @event.listens_for(engine.sync_engine, "begin")
         def _on_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            dbapi_connection = conn.connection.dbapi_connection
+            if isinstance(dbapi_connection, sqlite_driver.OneHopConnection):
+                dbapi_connection.defer_begin()  # sent with the first statement, same hop
+            else:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
 

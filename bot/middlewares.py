@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, cast
@@ -16,18 +17,20 @@ from aiogram.methods import SendMessage
 from aiogram.types import TelegramObject, Update
 from aiogram.types import User as TgUser
 from aiogram.utils.i18n import I18n, I18nMiddleware
-from sqlalchemy import Table, bindparam
+from sqlalchemy import FromClause, Select, Table, bindparam, func, literal, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import outerjoin
 
 from bot.config import Settings
 from bot.db import current_session, is_sqlite, rows_affected
 from bot.i18n import pick_locale
-from bot.models import ProcessedUpdate, User, utcnow
+from bot.models import DialogueState, ProcessedUpdate, User, utcnow
 from bot.outbox import enqueued
 from bot.replies import Replies, ReplySender, run_hooks
-from bot.services.users import ensure_user
+from bot.services.users import settle_user
+from bot.storage import SqlAlchemyStorage
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +52,33 @@ _RECORD_UPDATE = {
     .on_conflict_do_nothing(index_elements=["update_id"])
     for name, insert in (("sqlite", sqlite_insert), ("postgresql", pg_insert))
 }
+
+# On PostgreSQL the same insert as a data-modifying CTE; `fresh` counts the rows it wrote
+# (0 for a redelivery).
+_RECORDED = _RECORD_UPDATE["postgresql"].returning(ProcessedUpdate.update_id).cte("recorded")
+_FRESH = select(func.count().label("fresh")).select_from(_RECORDED).subquery("fresh")
+_ONE_ROW = select(literal(1).label("one")).subquery("one")
+
+
+@functools.cache
+def _reads(record: bool, user: bool, state: bool) -> Select[Any]:
+    """What every update reads, in one statement: the user's row and the dialogue state's,
+    each outer-joined to one row (None when there is none yet); with `record` (PostgreSQL)
+    the update id's insert too. A statement fewer is a round trip (on SQLite a thread hop)
+    and a pass through SQLAlchemy fewer. SQLite has no data-modifying CTE, so there the
+    insert stays a statement of its own. Built once per combination."""
+    # A plain column first: a row whose only entity is None would be dropped by the ORM.
+    base = _FRESH if record else _ONE_ROW
+    query = select(base.c[0])
+    joined: FromClause = base
+    if user:
+        query = query.add_columns(User)
+        joined = outerjoin(joined, User, User.telegram_id == bindparam("telegram_id"))
+    if state:
+        query = query.add_columns(DialogueState)
+        joined = outerjoin(joined, DialogueState, DialogueState.key == bindparam("state_key"))
+    query = query.select_from(joined)
+    return query
 
 
 class DbSessionMiddleware(BaseMiddleware):
@@ -103,16 +133,28 @@ class DbSessionMiddleware(BaseMiddleware):
         async with self._writer, self.sessionmaker() as session:
             token = current_session.set(session)
             try:
-                if not await self._first_delivery(session, event.update_id):
+                person = tg_user if tg_user is not None and not tg_user.is_bot else None
+                state: FSMContext | None = data.get("state")
+                storage = state.storage if state is not None else None
+                state_key = None
+                if isinstance(storage, SqlAlchemyStorage) and "raw_state" not in data:
+                    assert state is not None
+                    state_key = storage.row_key(state.key)
+                first, found, state_row = await self._first_delivery(
+                    session, event.update_id, person, state_key
+                )
+                if not first:
                     await session.rollback()
                     log.info("update %s already handled; skipped", event.update_id)
                     return UNHANDLED
+                if isinstance(storage, SqlAlchemyStorage) and state_key is not None:
+                    storage.read_elsewhere(session, state_key, state_row)
                 user: User | None = None
-                if tg_user is not None and not tg_user.is_bot:
-                    user = await ensure_user(session, tg_user.id, self.settings.coordinator_ids)
+                if person is not None:
+                    ids = self.settings.coordinator_ids
+                    user = await settle_user(session, found, person.id, ids)
                     locale = user_locale(user, tg_user, self.settings.default_locale)
                 data.update(session=session, user=user, settings=self.settings)
-                state: FSMContext | None = data.get("state")
                 if state is not None and "raw_state" not in data:
                     # Read here, in the update's transaction (bot.polling.LockOnlyFSM).
                     data["raw_state"] = await state.get_state()
@@ -140,16 +182,37 @@ class DbSessionMiddleware(BaseMiddleware):
         return result
 
     @staticmethod
-    async def _first_delivery(session: AsyncSession, update_id: int) -> bool:
-        """Record the update id in this transaction; False when it was handled already.
-        A plain INSERT ... ON CONFLICT DO NOTHING, not an ORM object and a flush: the unit of
-        work cost more than the statement. A redelivery handled right now by another
-        process waits for that one's transaction, as a unique key does."""
+    async def _first_delivery(
+        session: AsyncSession, update_id: int, person: TgUser | None, state_key: str | None
+    ) -> tuple[bool, User | None, DialogueState | None]:
+        """Record the update id in this transaction (False when it was handled already), and
+        read `person`'s User and the dialogue state row of `state_key` (None when not asked
+        for or not there). The id is a plain INSERT ... ON CONFLICT DO NOTHING, not an ORM
+        object and a flush: the unit of work cost more than the statement. A redelivery
+        handled right now by another process waits for that one's transaction, as a unique
+        key does."""
         dialect = session.get_bind().dialect.name
-        result = await session.execute(
-            _RECORD_UPDATE[dialect], {"update_id": update_id, "processed_at": utcnow()}
+        params: dict[str, Any] = {"update_id": update_id, "processed_at": utcnow()}
+        user, state = person is not None, state_key is not None
+        if person is not None:
+            params["telegram_id"] = person.id
+        if state_key is not None:
+            params["state_key"] = state_key
+        record = dialect == "postgresql" and (user or state)
+        if not record:
+            result = await session.execute(_RECORD_UPDATE[dialect], params)
+            if rows_affected(result) == 0:
+                return False, None, None
+            if not (user or state):
+                return True, None, None
+        row = (await session.execute(_reads(record, user, state), params)).one()
+        if record and row[0] == 0:
+            return False, None, None
+        return (
+            True,
+            row.User if user else None,
+            row.DialogueState if state else None,
         )
-        return rows_affected(result) > 0
 
     def _apology(self, locale: str) -> str:
         return self.i18n.gettext(

@@ -68,6 +68,15 @@ class SqlAlchemyStorage(BaseStorage):
             rows[key] = await session.scalar(_BY_KEY, {"key": key})
         return rows[key]
 
+    def row_key(self, key: StorageKey) -> str:
+        """The `dialogue_states.key` of a storage key."""
+        return self._keys.build(key)
+
+    def read_elsewhere(self, session: AsyncSession, key: str, row: DialogueState | None) -> None:
+        """`row` (None: there is none) was read for `key` in this session's transaction by
+        another statement (the update's first, bot.middlewares): no SELECT of its own then."""
+        session.info.setdefault(_ROWS, {})[key] = row
+
     def _add(self, session: AsyncSession, row: DialogueState) -> None:
         session.add(row)
         session.info.setdefault(_ROWS, {})[row.key] = row

@@ -13,6 +13,7 @@ from sqlalchemy import event, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.models import Notice, NoticeStatus
+from bot.sqlite_driver import begins_transaction
 
 POLL_S = 0.05
 
@@ -86,7 +87,8 @@ class LockRequests:
 
     def _seen(self, _conn: Any, _cursor: Any, statement: str, params: Any, *_: Any) -> None:
         if self._sqlite:
-            asked = statement.startswith("BEGIN IMMEDIATE")
+            # BEGIN IMMEDIATE, on its own or sent with the transaction's first statement
+            asked = statement.startswith("BEGIN IMMEDIATE") or begins_transaction(_cursor)
         else:
             asked = self._on_postgres(statement, params)
         if asked:

@@ -34,7 +34,19 @@ async def ensure_user(
 ) -> User:
     """The user for a Telegram id, created on first contact; configured ids are coordinators
     (recorded as such, so removing the id takes the role away at the next start)."""
-    user = await get_user(session, telegram_id)
+    return await settle_user(
+        session, await get_user(session, telegram_id), telegram_id, coordinator_ids
+    )
+
+
+async def settle_user(
+    session: AsyncSession,
+    user: User | None,
+    telegram_id: int,
+    coordinator_ids: Collection[int] = (),
+) -> User:
+    """`ensure_user` once the row is read (`user`, None when there is none): the update's
+    middleware reads it in the same round trip as it records the update id."""
     if user is None:
         user = User(telegram_id=telegram_id)
         session.add(user)

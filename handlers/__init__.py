@@ -57,3 +57,4 @@ def setup(dp: Dispatcher) -> None:
     dp.callback_query.outer_middleware(refusals)
     dp.include_routers(*routers())
     dp.startup.register(menus.set_commands)
+    dp.shutdown.register(menus.stop_menu_refresh)

@@ -5,6 +5,7 @@ as replies of the /promote or approval update."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from aiogram import Bot, Dispatcher
@@ -137,9 +138,33 @@ async def set_commands(
                 await bot(method)
         except TelegramBadRequest:  # a configured coordinator who never opened the chat
             log.info("coordinator %s has no chat with the bot yet", telegram_id)
-    for telegram_id in sorted(merchants - known - settings.coordinator_ids):
+    # Merchants' menus were set when they were approved; this refresh (a changed command
+    # list after an upgrade) runs beside polling: hundreds of merchants at Telegram's
+    # distance would otherwise keep the bot from answering anyone for minutes at each start.
+    refresh = asyncio.create_task(
+        _refresh_merchant_menus(bot, i18n, sorted(merchants - known - settings.coordinator_ids))
+    )
+    _refreshing.add(refresh)
+    refresh.add_done_callback(_refreshing.discard)
+
+
+_refreshing: set[asyncio.Task[None]] = set()
+
+
+async def _refresh_merchant_menus(bot: Bot, i18n: I18n, telegram_ids: list[int]) -> None:
+    for telegram_id in telegram_ids:
         try:
             for method in merchant_menus(i18n, telegram_id):
                 await bot(method)
         except TelegramBadRequest:
             log.info("could not set the menu of merchant %s", telegram_id)
+        except Exception:  # a network failure: the menus stay as they were; try next start
+            log.warning("refreshing merchants' menus stopped", exc_info=True)
+            return
+
+
+async def stop_menu_refresh() -> None:
+    """A shutdown hook: the refresh must not outlive the bot's session."""
+    for task in list(_refreshing):
+        task.cancel()
+    await asyncio.gather(*_refreshing, return_exceptions=True)

@@ -28,7 +28,7 @@ from bot.services import harvests, lots, users
 from bot.services.harvests import HarvestDraft
 from bot.services.pools import PoolKey
 from handlers.callbacks import LotCb, MaximumCb, QuickBidCb
-from tests.conditions import outbox_drained
+from tests.conditions import eventually, outbox_drained
 from tests.conftest import COORDINATOR_ID, BotRunner
 from tests.emulator import BotApiEmulator, BotMessage, UserChat
 from tests.emulator.files import make_png
@@ -722,6 +722,10 @@ async def test_approved_merchants_have_the_market_in_their_command_menu(
     assert zh["lots"] == "正在拍卖的批次" and zh["rules"] == "拍卖规则"
     # Approved earlier: at the next start.
     assert menu(601, "en") == []
-    await running_bot.restart()
-    assert menu(601, "en")[:2] == ["lots", "mybids"]
+    await running_bot.restart()  # refreshed beside polling, not before it
+
+    async def refreshed() -> bool:
+        return menu(601, "en")[:2] == ["lots", "mybids"]
+
+    await eventually(refreshed, "merchant 601's menu refreshed at start")
     assert "rules" in [c["command"] for c in emulator.commands(language_code="en")]

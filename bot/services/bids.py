@@ -32,7 +32,7 @@ from bot.auction import (
 )
 from bot.models import Lot, LotBid, LotStatus, MerchantStatus, Role, User, Village, utcnow
 from bot.services.errors import DomainError
-from bot.services.lots import LotView, _lot_facts, _view, locked_lot
+from bot.services.lots import LotView, locked_lot, lot_facts, view_of
 
 
 def require_bidder(user: User | None) -> User:
@@ -160,7 +160,7 @@ async def place_bid(
             session,
             cast(int, before.leader),
             "outbid",
-            _lot_facts(lot)
+            lot_facts(lot)
             | {
                 "price_fen": after.price,
                 "minimum_fen": after.price + lot.increment_fen,
@@ -223,7 +223,7 @@ async def my_bids(session: AsyncSession, merchant: User) -> list[MyLot]:
             if leading and lot.status == LotStatus.SOLD and lot.leading_fen is not None
             else None
         )
-        result.append(MyLot(_view(lot, village), int(price or 0), maximum, leading, owed))
+        result.append(MyLot(view_of(lot, village), int(price or 0), maximum, leading, owed))
     open_first = sorted(
         result,
         key=lambda m: (

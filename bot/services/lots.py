@@ -184,7 +184,7 @@ async def open_lots(
             .where(HarvestReport.id.in_(ids))
             .values(status=ReportStatus.POOLED, updated_at=now)
         )
-        payload = _lot_facts(lot) | {"closes_at": lot.closes_at.isoformat()}
+        payload = lot_facts(lot) | {"closes_at": lot.closes_at.isoformat()}
         for farmer_id in s.farmer_ids:
             grams = sum(r.grams for r in s.reports if r.farmer_id == farmer_id)
             await outbox.enqueue(
@@ -232,7 +232,7 @@ async def _moisture(session: AsyncSession, ids: list[int]) -> dict[int, int | No
     return {report_id: moisture for report_id, moisture in rows}
 
 
-def _lot_facts(lot: Lot) -> dict[str, object]:
+def lot_facts(lot: Lot) -> dict[str, object]:
     """What every notice about a lot shows (the renderer words it in the reader's language)."""
     return {
         "lot_id": lot.id,
@@ -333,7 +333,7 @@ async def _settle(
 
 def _sale_facts(lot: Lot) -> dict[str, object]:
     assert lot.leading_fen is not None
-    return _lot_facts(lot) | {
+    return lot_facts(lot) | {
         "price_fen": lot.leading_fen,
         "total_fen": lot_value_fen(lot.leading_fen, lot.grams),
     }
@@ -379,7 +379,7 @@ async def _back_to_pool(session: AsyncSession, lot: Lot, now: datetime, kind: st
             session,
             farmer_id,
             kind,
-            _lot_facts(lot) | {"farmer_grams": grams},
+            lot_facts(lot) | {"farmer_grams": grams},
             f"{kind}:{lot.id}:{farmer_id}",
         )
 
@@ -406,7 +406,7 @@ async def cancel(
     await _back_to_pool(session, lot, now, "lot_cancelled")
     for merchant in await _bidders(session, lot.id):
         await outbox.enqueue(
-            session, merchant, "bids_void", _lot_facts(lot), f"bids_void:{lot.id}:{merchant}"
+            session, merchant, "bids_void", lot_facts(lot), f"bids_void:{lot.id}:{merchant}"
         )
     await audit.record(session, AuditAction.LOT_CANCEL, actor, details={"lot_id": lot.id})
     return lot
@@ -496,7 +496,7 @@ async def warn_closing_soon(session: AsyncSession, now: datetime, soon: timedelt
     told = 0
     for lot in rows:
         lot.closing_soon_sent = True
-        facts = _lot_facts(lot) | {
+        facts = lot_facts(lot) | {
             "closes_at": lot.closes_at.isoformat(),
             "price_fen": lot.leading_fen,
         }
@@ -586,7 +586,7 @@ class LotView:
         )
 
 
-def _view(lot: Lot, village: str) -> LotView:
+def view_of(lot: Lot, village: str) -> LotView:
     return LotView(
         id=lot.id,
         village=village,
@@ -631,7 +631,7 @@ async def open_lots_page(
         .offset(offset)
         .limit(limit)
     )
-    return LotPage([_view(lot, name) for lot, name in rows], int(total))
+    return LotPage([view_of(lot, name) for lot, name in rows], int(total))
 
 
 async def lot_view(session: AsyncSession, lot_id: int) -> LotView:
@@ -645,7 +645,7 @@ async def lot_view(session: AsyncSession, lot_id: int) -> LotView:
     ).first()
     if row is None:
         raise DomainError("no_such_lot")
-    return _view(row[0], row[1])
+    return view_of(row[0], row[1])
 
 
 async def lot_photos(session: AsyncSession, lot_id: int) -> list[str]:
@@ -724,7 +724,7 @@ def _coordinator_view(
     lot: Lot, village: str, leader: str | None, company: str | None
 ) -> CoordinatorLot:
     return CoordinatorLot(
-        **vars(_view(lot, village)),
+        **vars(view_of(lot, village)),
         leader=leader,
         leader_company=company,
         acceptance_due_at=lot.acceptance_due_at,

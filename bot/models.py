@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import enum
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     Enum,
     ForeignKey,
@@ -267,6 +268,104 @@ class LotReport(Base):
     )
     farmer_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     grams: Mapped[int] = mapped_column(BigInteger)
+    # At collection: the weighed grams (0 when the farmer did not deliver), who recorded them
+    # and when; NULL until recorded. Payouts are for these grams, never the reported ones.
+    weighed_grams: Mapped[int | None] = mapped_column(BigInteger)
+    delivered: Mapped[bool | None] = mapped_column(Boolean)
+    weighed_at: Mapped[datetime | None] = mapped_column()
+    weighed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class CollectionStatus(enum.StrEnum):
+    SCHEDULED = "scheduled"  # place and time set, weights being recorded
+    COMPLETED = "completed"  # every contribution recorded, the merchant invoiced
+
+
+class Collection(Base):
+    """Where and when a sold lot is collected and weighed, and the invoice it ends with.
+
+    One per sold lot. The invoice (and the price it used) is written once, at completion, in
+    the transaction that schedules the farmers' payouts, so invoice and payouts reconcile."""
+
+    __tablename__ = "collections"
+
+    lot_id: Mapped[int] = mapped_column(ForeignKey("lots.id"), primary_key=True)
+    place: Mapped[str] = mapped_column(String(200))
+    collect_at: Mapped[datetime] = mapped_column()
+    status: Mapped[CollectionStatus] = mapped_column(
+        _enum(CollectionStatus, "collection_status"), default=CollectionStatus.SCHEDULED
+    )
+    set_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    set_at: Mapped[datetime] = mapped_column(default=utcnow)
+    price_fen: Mapped[int | None] = mapped_column(Integer)  # per kg, the winning price
+    weighed_grams: Mapped[int | None] = mapped_column(BigInteger)
+    invoice_fen: Mapped[int | None] = mapped_column(BigInteger)
+    completed_at: Mapped[datetime | None] = mapped_column()
+    completed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class PayoutStatus(enum.StrEnum):
+    SCHEDULED = "scheduled"
+    PAID = "paid"
+
+
+class Payout(Base):
+    """What one farmer is paid for one report in a collected lot, itemised.
+
+    gross = the farmer's share of the invoice; fees = {fee name: fen}; net = gross - fees
+    (+ corrections from resolved disputes, kept in `correction_fen`). `due_on` is the pay date
+    in the programme's time zone; the reminder and the notices are keyed by the payout id."""
+
+    __tablename__ = "payouts"
+    __table_args__ = (
+        UniqueConstraint("lot_id", "report_id", name="uq_payouts_lot_report"),
+        Index("ix_payouts_status_due", "status", "due_on"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    lot_id: Mapped[int] = mapped_column(ForeignKey("lots.id"), index=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("harvest_reports.id"))
+    farmer_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    grams: Mapped[int] = mapped_column(BigInteger)  # weighed
+    price_fen: Mapped[int] = mapped_column(Integer)  # per kg
+    gross_fen: Mapped[int] = mapped_column(BigInteger)
+    fees: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)
+    net_fen: Mapped[int] = mapped_column(BigInteger)  # gross - fees, before corrections
+    correction_fen: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    due_on: Mapped[date] = mapped_column(Date)
+    status: Mapped[PayoutStatus] = mapped_column(
+        _enum(PayoutStatus, "payout_status"), default=PayoutStatus.SCHEDULED
+    )
+    reminded: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    paid_at: Mapped[datetime | None] = mapped_column()
+    paid_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    reference: Mapped[str | None] = mapped_column(String(100))  # the transfer's id
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
+
+
+class DisputeStatus(enum.StrEnum):
+    OPEN = "open"
+    CORRECTED = "corrected"  # the payout was adjusted
+    EXPLAINED = "explained"  # no change; the coordinator explained why
+
+
+class PayoutDispute(Base):
+    """A farmer's "this is wrong" on a payout, and how a coordinator resolved it."""
+
+    __tablename__ = "payout_disputes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    payout_id: Mapped[int] = mapped_column(ForeignKey("payouts.id"), index=True)
+    farmer_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    reason: Mapped[str] = mapped_column(String(1000))
+    status: Mapped[DisputeStatus] = mapped_column(
+        _enum(DisputeStatus, "dispute_status"), default=DisputeStatus.OPEN, index=True
+    )
+    opened_at: Mapped[datetime] = mapped_column(default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column()
+    resolved_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    correction_fen: Mapped[int | None] = mapped_column(BigInteger)  # signed, added to net
+    explanation: Mapped[str | None] = mapped_column(String(1000))
 
 
 class LotBid(Base):
@@ -392,6 +491,10 @@ class AuditAction(enum.StrEnum):
     LOT_CANCEL = "lot_cancel"
     SALE_ACCEPT = "sale_accept"
     SALE_REJECT = "sale_reject"
+    COLLECTION_SET = "collection_set"
+    COLLECTION_COMPLETE = "collection_complete"
+    PAYOUT_PAID = "payout_paid"
+    DISPUTE_RESOLVE = "dispute_resolve"
 
 
 class AuditVia(enum.StrEnum):

@@ -5,7 +5,8 @@ coffee, six merchants, a month) as its people would, through the real bot (build
 polling) and the Bot API emulator (tests/emulator): every step is an update a user sends (a
 typed message, a shared contact, a pressed button) and the bot's replies are read back from
 their chats before the next step. Nothing is written to the database from here; it is only
-read at the end, to reconcile.
+read (the new lots' numbers, the reported grams a scale reading is near, and at the end to
+reconcile).
 
 1. Two coordinators (COORDINATOR_IDS) add the villages Conggang and Nankang.
 2. The farmers register (language, role, name, phone contact, village), many at once, and
@@ -20,15 +21,20 @@ read at the end, to reconcile.
 6. Collection: the coordinator sets a place and time for each lot, records the weighed kilograms
    of each report (slightly different from the reports, seeded), and completes it: the merchant's
    invoice and the farmers' collection and payout-scheduled notices.
-7. The bot is restarted (a new process would read the same database; the emulator keeps the
-   chats), and the coordinator marks the scheduled payouts paid with a reference.
+7. The bot is stopped and started again (as `farmgate run` would be; the emulator keeps the
+   chats), and a coordinator marks the payouts paid with /due: three one by one, each with its
+   transfer reference, then all the others at once with one (PAYOUT_DAYS=0: due at once).
 8. Reconciled from the database and the chats: the farmers' gross shares equal the invoices to
    the fen, and each farmer's chat holds exactly one sold, one collection, one payout-scheduled
    and one paid notice.
 
 Runs on SQLite (a file in a temporary folder) or PostgreSQL (``--postgres``: a scratch
-database on FARMGATE_TEST_POSTGRES_URL, created and dropped). ``--quick`` plays 40 farmers and
-the same six merchants (tests/test_programme.py runs it on both databases). Human-readable
+database on FARMGATE_TEST_POSTGRES_URL, created and dropped; ``--database-url`` another one).
+NOTICE_RATE is 1,000 (Telegram's paid broadcasts; ``--notice-rate 30`` for the free limit,
+which replies share): at 30 a second the five notices of each of 792 farmers alone would take
+over two minutes. ``--concurrency`` farmers are in the middle of their dialogues at once.
+``--quick`` plays 40 farmers and the same six merchants (tests/test_programme.py runs it on
+both databases). Human-readable
 progress lines first; the last line is one JSON object: farmers, merchants, lots_sold,
 kg_sold, invoices_fen, payouts_gross_fen, reconciled, wall_s and more.
 """
@@ -75,8 +81,15 @@ from bot.models import (
     utcnow,
 )
 from handlers import callbacks
-from handlers.callbacks import AuctionCb, LotCb, QuickBidCb, VillageAdminCb
-from tests.e2e.flows import WORDS, register_farmer, report_parchment
+from handlers.callbacks import (
+    AuctionCb,
+    ChoiceCb,
+    LotCb,
+    QuickBidCb,
+    SummaryCb,
+    VillageAdminCb,
+)
+from tests.e2e.flows import WORDS
 from tests.emulator import BotApiEmulator, BotMessage, UserChat
 
 log = logging.getLogger("bench.programme")
@@ -207,6 +220,14 @@ def with_buttons_like(prefix: str) -> Predicate:
 def decided(card: BotMessage) -> Predicate:
     """The card itself, its buttons replaced by the outcome."""
     return lambda m: m is card and not m.inline_keyboard
+
+
+def asks_contact(m: BotMessage) -> bool:
+    return bool(m.reply_keyboard and m.reply_keyboard[0][0].request_contact)
+
+
+def shows_menu(m: BotMessage) -> bool:
+    return m.reply_keyboard is not None
 
 
 def redrawn(screen: BotMessage) -> Predicate:
@@ -381,13 +402,30 @@ class Programme:
     # ------------------------------------------------------------ 2. farmers
 
     async def farmer_joins(self, farmer: Farmer) -> None:
+        """Registration and one harvest report, as tests/e2e/flows.py's register_farmer and
+        report_parchment tap them, with a wait for each reply fit for hundreds at once (theirs
+        is a test's 5 s) and the farmer's own phone number."""
         chat = self.chat(farmer.tid, farmer.lang)
         chat.update_profile(first_name=farmer.name)
-        await register_farmer(chat, farmer.lang, farmer.name, farmer.village)
-        summary = await report_parchment(chat, farmer.typed, farmer.lang)
-        assert summary is not None
+        w = WORDS[farmer.lang]
+        await exchange(chat, chat.send("/start"), with_buttons_like("lang:"))
+        await exchange(chat, chat.press(w["language"]), with_buttons_like("role:"))
+        await exchange(chat, chat.press(w["farmer"]), lambda m: m.remove_keyboard)
+        await exchange(chat, chat.send(farmer.name), asks_contact)
+        villages = await exchange(chat, chat.send_contact(chat.phone), with_buttons_like("vil:"))
+        await exchange(chat, chat.press(farmer.village, message=villages), shows_menu)
+        await exchange(chat, chat.send(w["report"]), with_buttons_like("hv:product:"))
+        for question, answer, then in (
+            ("product", "parchment", "hv:process:"),
+            ("process", "washed", "hv:variety:"),
+            ("variety", "catimor", SummaryCb(action="cancel").pack()),
+        ):
+            data = ChoiceCb(field=question, value=answer).pack()
+            await exchange(chat, chat.press(callback_data=data), with_buttons_like(then))
+        confirm = SummaryCb(action="confirm").pack()
+        summary = await exchange(chat, chat.send(farmer.typed), with_button(confirm))
         await exchange(  # "✅ Report #1 is saved", with the menu again
-            chat, chat.press(WORDS[farmer.lang]["confirm"]), lambda m: m.reply_keyboard is not None
+            chat, chat.press(callback_data=confirm, message=summary), shows_menu
         )
 
     async def farmers_join(self) -> None:
@@ -573,17 +611,19 @@ class Programme:
 
     # ------------------------------------------------------------ 6. collection
 
-    def weighed(self, report_id: int, reported_g: int) -> str | None:
-        """What the scale shows for a report, as the coordinator types it; None: as reported
-        (the ✓ button). Seeded: a third as reported, the rest within a few percent."""
-        rng = random.Random(self.plan.seed * 7919 + report_id)
+    def weighed(self, farmer_tid: int, reported_g: int) -> str | None:
+        """What the scale shows for a farmer's report, as the coordinator types it; None: as
+        reported (the ✓ button). Seeded: a third as reported, the rest within a few percent."""
+        rng = random.Random(self.plan.seed * 7919 + farmer_tid)
         if rng.random() < 0.35:
             return None
         grams = round(reported_g * (1 + max(-0.06, min(0.06, rng.gauss(0, 0.02)))), -2)
         kg = f"{max(grams, 500) / 1000:.1f}"
         return rng.choice([f"{kg} kg", f"{kg}公斤", f"{kg}kg"])
 
-    async def collect(self, chat: UserChat, lot_id: int, reported: dict[int, int]) -> None:
+    async def collect(
+        self, chat: UserChat, lot_id: int, reported: dict[int, tuple[int, int]]
+    ) -> None:
         """/collect, the lot's "📦 Collection": place, time, each report weighed (✓ as reported
         or ✏️ typed), page by page, then "✅ Complete collection" and "✅ Yes, complete it"."""
         CollectCb = issue9("CollectCb")
@@ -603,7 +643,7 @@ class Programme:
         while True:
             for data in [d for d in screen.callback_datas if d and d.startswith("col:ok:")]:
                 report_id = CollectCb.unpack(data).report_id
-                typed = self.weighed(report_id, reported[report_id])
+                typed = self.weighed(*reported[report_id])
                 if typed is None:
                     await exchange(
                         chat,
@@ -652,13 +692,17 @@ class Programme:
         await self.every_farmer_told(COLLECTION, "collection")
         await self.every_farmer_told(PAYOUT_SCHEDULED, "payout-scheduled")
 
-    async def reported_grams(self) -> dict[int, int]:
-        """Each sold report's reported grams (read only to type a weight near it)."""
+    async def reported_grams(self) -> dict[int, tuple[int, int]]:
+        """Each sold report's farmer and reported grams (read only to type a weight near it)."""
         engine = make_engine(self.url)
         try:
             async with make_sessionmaker(engine)() as session:
-                rows = await session.execute(select(LotReport.report_id, LotReport.grams))
-                return {int(r): int(g) for r, g in rows.all()}
+                rows = await session.execute(
+                    select(LotReport.report_id, User.telegram_id, LotReport.grams).join(
+                        User, User.id == LotReport.farmer_id
+                    )
+                )
+                return {int(r): (int(t), int(g)) for r, t, g in rows.all()}
         finally:
             await engine.dispose()
 

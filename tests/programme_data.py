@@ -41,9 +41,11 @@ TZ = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=TZ)
 
 
-def local(*args: int) -> datetime:
+def local(
+    year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0
+) -> datetime:
     """A moment in programme time."""
-    return datetime(*args, tzinfo=TZ)  # type: ignore[misc]
+    return datetime(year, month, day, hour, minute, second, tzinfo=TZ)
 
 
 @dataclass
@@ -55,7 +57,9 @@ class Seeded:
     payouts: dict[str, Payout] = field(default_factory=dict)
 
 
-async def seed(session: AsyncSession) -> Seeded:
+async def seed(session: AsyncSession, coordinator_tid: int = 9000) -> Seeded:
+    """The rows; `coordinator_tid` is the Telegram id of the coordinator who opened the lots
+    (another than the running bot's configured one, which the bot makes itself)."""
     s = Seeded()
     for name, code in (("Conggang", "conggang"), ("Nankang", "nankang"), ("Empty", "empty")):
         s.villages[name] = Village(name=name, code=code)
@@ -68,7 +72,7 @@ async def seed(session: AsyncSession) -> Seeded:
         session.add(s.users[key])
         return s.users[key]
 
-    user("coord", 9000, Role.COORDINATOR, name="Coord", registered_at=local(2026, 1, 1))
+    user("coord", coordinator_tid, Role.COORDINATOR, name="Coord", registered_at=local(2026, 1, 1))
     # A: 31 Oct 23:59:59 local: the season, not the month. B: 1 Nov 00:00: both.
     # C: 1 Oct 00:00 (the season's first instant). D: 30 Sep 23:59: only "all".
     user(

@@ -81,7 +81,7 @@ def test_export_writes_six_files(env: dict[str, str], tmp_path: Path) -> None:
     ]
     assert f"{out / 'lots.csv'}\t7 rows" in result.stdout
     with (out / "farmers.csv").open(encoding="utf-8-sig", newline="") as f:
-        assert [r["name"] for r in csv.DictReader(f)][0] == "李伟"
+        assert next(r["name"] for r in csv.DictReader(f)) == "李伟"
 
 
 def test_export_into_a_file_is_one_clear_line(env: dict[str, str], tmp_path: Path) -> None:

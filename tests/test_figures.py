@@ -7,6 +7,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import ValidationError
 from sqlalchemy import BigInteger, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -98,18 +100,20 @@ async def test_only_coordinators_see_the_figures(session: AsyncSession) -> None:
     assert (await figures(session, data.users["coord"], month)).farmers == 1
 
 
-@pytest.mark.parametrize(
-    ("price", "grams"),
-    [(2235, 1_000_500), (1, 500), (1, 499), (3, 1_500), (99_999, 123_456_789), (0, 10), (7, 0)],
-)
-async def test_the_sql_value_is_lot_value_fen(
-    session: AsyncSession, price: int, grams: int
-) -> None:
+async def test_the_sql_value_is_lot_value_fen(session: AsyncSession) -> None:
     """One rounding rule: the aggregate's formula agrees with bot.auction's, halves included."""
-    value = await session.scalar(
-        select(lot_value_sql(literal(price, BigInteger), literal(grams, BigInteger)))
-    )
-    assert int(value) == lot_value_fen(price, grams)
+    cases = [(2235, 1_000_500), (1, 500), (1, 499), (3, 1_500), (99_999, 123_456_789), (0, 10)]
+    values = (
+        await session.execute(
+            select(
+                *(
+                    lot_value_sql(literal(price, BigInteger), literal(grams, BigInteger))
+                    for price, grams in cases
+                )
+            )
+        )
+    ).one()
+    assert [int(v) for v in values] == [lot_value_fen(p, g) for p, g in cases]
 
 
 # --- Periods (no database) ---------------------------------------------------------------------
@@ -146,6 +150,21 @@ def test_a_season_start_is_a_day_of_every_year(bad: str) -> None:
         parse_month_day(bad)
     with pytest.raises(ValidationError, match="SEASON_START"):
         Settings(_env_file=None, season_start=bad)  # type: ignore[call-arg]
+
+
+@given(st.dates(min_value=date(2023, 1, 1), max_value=date(2023, 12, 31)))
+def test_every_day_of_a_year_is_a_season_start(day: date) -> None:
+    assert parse_month_day(day.strftime("%m-%d")) == (day.month, day.day)
+    assert season_start(day, day.strftime("%m-%d")) == day
+
+
+@given(st.text(max_size=8))
+def test_a_typed_season_start_parses_or_is_refused(text: str) -> None:
+    try:
+        month, day = parse_month_day(text)
+    except ValueError:
+        return
+    assert date(2023, month, day)
 
 
 def test_the_default_season_starts_in_october() -> None:

@@ -163,7 +163,7 @@ def figures_lines(f: Any) -> list[str]:
     lines = [f"period: {period}", f"farmers registered: {f.farmers}"]
     lines += [f"  {v.village}: {v.farmers}" for v in f.farmers_by_village]
     lines += [
-        f"harvest reported: {kg(f.reported_grams)} kg in {f.reports} reports",
+        f"harvest reported: {kg(f.reported_grams)} kg (reports: {f.reports})",
         f"lots: {f.lots_opened} opened, {f.lots_sold} sold, {f.lots_unsold} unsold",
         f"sold: {kg(f.sold_grams)} kg for CNY {cny(f.sales_fen)} "
         f"(CNY {cny(f.invoiced_fen)} of it invoiced)",
@@ -171,7 +171,7 @@ def figures_lines(f: Any) -> list[str]:
         f"merchants: {f.merchants_approved} approved, {f.merchants_active} active",
         f"payouts: {f.payouts_scheduled} scheduled (CNY {cny(f.payouts_scheduled_fen)}), "
         f"{f.payouts_paid} paid (CNY {cny(f.payouts_paid_fen)})",
-        f"disputed payouts: {f.payouts_disputed} ({f.disputes_open} disputes open)",
+        f"disputed payouts: {f.payouts_disputed} (open disputes: {f.disputes_open})",
     ]
     return lines
 

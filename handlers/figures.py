@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from datetime import timedelta
+from functools import partial
 
 from aiogram import Bot
 from aiogram.filters import Command
@@ -76,13 +77,13 @@ def figures_text(f: Figures, settings: Settings) -> str:
         )
     else:
         heading = _("📊 Figures: {period}").format(period=period_label(span_.period))
-    n = lambda number: format_count(number, lang)  # noqa: E731
-    weight = lambda grams: format_quantity(grams, lang, _)  # noqa: E731
+    n = partial(format_count, locale=lang)
+    weight = partial(format_quantity, locale=lang, translate=_)
     lines = [heading, ""]
     lines.append(_("Farmers registered: {count}").format(count=n(f.farmers)))
     lines += [f"  · {v.village}: {n(v.farmers)}" for v in f.farmers_by_village]
     lines.append(
-        _("Harvest reported: {kg} in {reports} reports").format(
+        _("Harvest reported: {kg} (reports: {reports})").format(
             kg=weight(f.reported_grams), reports=n(f.reports)
         )
     )
@@ -118,7 +119,7 @@ def figures_text(f: Figures, settings: Settings) -> str:
         )
     )
     lines.append(
-        _("Disputed payouts: {disputed} ({open} disputes open)").format(
+        _("Disputed payouts: {disputed} (open disputes: {open})").format(
             disputed=n(f.payouts_disputed), open=n(f.disputes_open)
         )
     )

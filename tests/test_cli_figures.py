@@ -54,13 +54,13 @@ def test_stats_as_text(env: dict[str, str], tmp_path: Path) -> None:
     assert lines[0] == "period: all"
     assert "farmers registered: 4" in lines
     assert "  Conggang: 3" in lines
-    assert "harvest reported: 600 kg in 3 reports" in lines
+    assert "harvest reported: 600 kg (reports: 3)" in lines
     assert "lots: 7 opened, 4 sold, 1 unsold" in lines
     assert "sold: 3590 kg for CNY 76131.50 (CNY 22126.50 of it invoiced)" in lines
     assert "average price: CNY 21.21/kg" in lines
     assert "merchants: 3 approved, 3 active" in lines
     assert "payouts: 1 scheduled (CNY 1005.00), 2 paid (CNY 5000.00)" in lines
-    assert "disputed payouts: 3 (1 disputes open)" in lines
+    assert "disputed payouts: 3 (open disputes: 1)" in lines
     month = farmgate("stats", "--period", "month", env=env, cwd=tmp_path)
     assert re.fullmatch(
         r"period: month \(\d{4}-\d\d-01 to \d{4}-\d\d-\d\d\)", month.stdout.split("\n")[0]

@@ -138,6 +138,7 @@ def test_season_starts_on_the_latest_season_start() -> None:
     assert season_start(date(2026, 10, 1), "10-01") == date(2026, 10, 1)
     assert season_start(date(2027, 3, 15), "10-01") == date(2026, 10, 1)
     assert season_start(date(2027, 3, 15), "01-15") == date(2027, 1, 15)
+    assert season_start(date(2027, 1, 14), (1, 15)) == date(2026, 1, 15)
     season = span(Period.SEASON, local(2026, 10, 1, 0, 0), TZ, "10-01")
     assert season.start == local(2026, 10, 1)
     before = span(Period.SEASON, local(2026, 9, 30, 23, 59), TZ, "10-01")

@@ -43,9 +43,10 @@ def parse_month_day(value: str) -> tuple[int, int]:
     return month, day
 
 
-def season_start(today: date, month_day: str) -> date:
-    """The latest season start on or before `today`."""
-    month, day = parse_month_day(month_day)
+def season_start(today: date, month_day: str | tuple[int, int]) -> date:
+    """The first day of the season `today` is in: the latest season start (SEASON_START,
+    "10-01", or already parsed, (10, 1)) on or before it."""
+    month, day = parse_month_day(month_day) if isinstance(month_day, str) else month_day
     this_year = date(today.year, month, day)
     return this_year if this_year <= today else date(today.year - 1, month, day)
 

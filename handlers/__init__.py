@@ -12,6 +12,7 @@ from handlers import (
     common,
     coordinator,
     fallback,
+    figures,
     harvest,
     lots,
     market_notices,  # noqa: F401 (registers the market's notice texts)
@@ -37,6 +38,7 @@ def routers() -> list[Router]:
         lots.router,
         bidding.router,
         auctions.router,
+        figures.router,
         registration.router,
         harvest.router,
         reports.router,

@@ -128,3 +128,9 @@ class AuctionCb(CallbackData, prefix="auc"):
 
     action: str
     value: str = ""
+
+
+class FiguresCb(CallbackData, prefix="fig"):
+    """/stats for another period: "month", "season" or "all" (bot.services.periods.Period)."""
+
+    period: str

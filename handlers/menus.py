@@ -45,6 +45,8 @@ COORDINATOR_COMMANDS = [
     ("audit", N_("Recent coordinator actions")),
     ("pools", N_("Harvest waiting to be sold, by pool")),
     ("auctions", N_("Open auctions and sales waiting for acceptance")),
+    ("stats", N_("The programme's figures")),
+    ("export", N_("All the data as CSV files")),
 ]
 
 # An approved merchant's chat adds the market.

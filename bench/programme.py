@@ -836,20 +836,28 @@ async def play(
     await emu.start()
     try:
         p = Programme(emu, database_url, plan, concurrency, notice_rate)
+        phases: dict[str, float] = {}
+
+        async def timed(name: str, step: Awaitable[None]) -> None:
+            since = time.monotonic()
+            await step
+            phases[name] = round(time.monotonic() - since, 1)
+
         async with p.bot():
             await p.coordinators_start()
-            await p.add_villages()
-            await p.farmers_join()
-            await p.merchants_approved()
-            await p.open_auctions()
-            await p.auctions()
+            await timed("villages", p.add_villages())
+            await timed("farmers", p.farmers_join())
+            await timed("merchants", p.merchants_approved())
+            await timed("auctions", p.open_auctions())
+            await timed("bids_and_sold", p.auctions())
             if through == "all":
-                await p.collection()
+                await timed("collection", p.collection())
         if through == "all":
             p.say("the bot is stopped and started again")
             async with p.bot():
-                await p.pay()
+                await timed("paid", p.pay())
         figures = await p.reconcile(through)
+        figures["phases_s"] = phases
     finally:
         await emu.stop()
     figures["wall_s"] = round(time.monotonic() - started, 1)

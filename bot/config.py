@@ -13,6 +13,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 TOKEN_RE = re.compile(r"^\d{1,20}:[A-Za-z0-9_-]{20,}$")
+FEE_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 SHIPPED_LOCALES = ("zh", "en")
 PACKAGE_DIR = Path(__file__).resolve().parent
 REPO_ROOT = PACKAGE_DIR.parent
@@ -67,6 +68,11 @@ class Settings(BaseSettings):
     closing_soon_minutes: int = Field(default=30, ge=1, le=24 * 60)
     bid_confirm_above_percent: int = Field(default=20, ge=1, le=1000)
     acceptance_hours: int = Field(default=24, ge=1, le=24 * 14)
+    # Collection and payouts (issue 9). Fees are percent of a farmer's gross, by name.
+    payout_fees: dict[str, Decimal] = Field(
+        default_factory=lambda: {"cooperative": Decimal("2"), "platform": Decimal("1")}
+    )
+    payout_days: int = Field(default=7, ge=0, le=365)
 
     @field_validator("coordinator_ids", mode="before")
     @classmethod
@@ -108,6 +114,20 @@ class Settings(BaseSettings):
                 raise ValueError(
                     'AUCTION_RESERVES is JSON like {"cherry": "5.00", "parchment": "22.00"}'
                 )
+        return value
+
+    @field_validator("payout_fees")
+    @classmethod
+    def _fees(cls, value: dict[str, Decimal]) -> dict[str, Decimal]:
+        """Each fee a percent from 0 to 100, named in lower-case letters; together under 100."""
+        problem = 'PAYOUT_FEES is JSON like {"cooperative": "2", "platform": "1"} (percent)'
+        for name, percent in value.items():
+            if not FEE_NAME_RE.match(name) or not 0 <= percent <= 100:
+                raise ValueError(problem)
+            if percent.as_tuple().exponent < -4:  # type: ignore[operator]
+                raise ValueError("a fee has at most four decimals")
+        if sum(value.values(), Decimal(0)) >= 100:
+            raise ValueError("the fees together must be under 100 percent")
         return value
 
     @field_validator("timezone")

@@ -9,6 +9,8 @@ from handlers import (
     auctions,
     bidding,
     broadcast,
+    collection,
+    collection_notices,  # noqa: F401 (registers the collection's notice texts)
     common,
     coordinator,
     fallback,
@@ -37,6 +39,7 @@ def routers() -> list[Router]:
         lots.router,
         bidding.router,
         auctions.router,
+        collection.router,
         registration.router,
         harvest.router,
         reports.router,

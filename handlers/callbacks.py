@@ -128,3 +128,14 @@ class AuctionCb(CallbackData, prefix="auc"):
 
     action: str
     value: str = ""
+
+
+class CollectCb(CallbackData, prefix="col"):
+    """Collecting a sold lot: "open" (its collection screen), "place" (set or change place and
+    time), "ok" / "type" / "none" (a report weighed as reported, typed, not delivered),
+    "page" (the screen's `page`), "complete" (asks first), "complete_yes", "back", "cancel"."""
+
+    action: str
+    lot_id: int
+    report_id: int = 0
+    page: int = 0

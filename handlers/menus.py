@@ -45,6 +45,7 @@ COORDINATOR_COMMANDS = [
     ("audit", N_("Recent coordinator actions")),
     ("pools", N_("Harvest waiting to be sold, by pool")),
     ("auctions", N_("Open auctions and sales waiting for acceptance")),
+    ("collect", N_("Sold lots to collect and weigh")),
 ]
 
 # An approved merchant's chat adds the market.

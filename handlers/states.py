@@ -64,3 +64,12 @@ class Auctioning(StatesGroup):
     acceptance = State()
     accept_below = State()
     summary = State()
+
+
+class Collecting(StatesGroup):
+    """A coordinator setting a sold lot's collection (place, then time) or typing one
+    report's weighed quantity (`lot_id`, `report_id` in the data)."""
+
+    place = State()
+    when = State()
+    weight = State()

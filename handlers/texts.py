@@ -274,6 +274,10 @@ def domain_problem(exc: DomainError) -> str:
         return _("This sale was decided already: {status}.").format(
             status=lot_status_label(str(d.get("status", "")))
         )
+    if exc.reason == "lot_not_sold":
+        return _("This lot is not sold, so there is nothing to collect: {status}.").format(
+            status=lot_status_label(str(d.get("status", "")))
+        )
     if exc.reason == "merchant_decided":
         if d.get("status") == "approved":
             return _("This merchant was already approved.")
@@ -389,6 +393,23 @@ def domain_problem(exc: DomainError) -> str:
             "That is not a Telegram user id. It is a number like 123456789: the person can "
             "see theirs in Telegram, for example with @userinfobot."
         ),
+        "collection_not_set": _(
+            "Set the collection's place and time first: then the weights can be recorded."
+        ),
+        "collection_completed": _(
+            "This collection is completed already: the merchant is invoiced and the payouts "
+            "are scheduled."
+        ),
+        "collection_incomplete": _(
+            "{missing} report(s) still have no weight. Record every report (or mark it not "
+            "delivered) before completing."
+        ),
+        "no_such_contribution": _("That report is not in this lot."),
+        "bad_weight": _(
+            "A weighed quantity must be more than zero and at most 100 t. Please type it again."
+        ),
+        "place_empty": _("Please type where the coffee is collected."),
+        "place_too_long": _("That is too long (at most {limit} characters)."),
     }
     template = templates.get(exc.reason)
     if template is None:

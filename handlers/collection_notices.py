@@ -60,7 +60,7 @@ def _collection_set(p: dict[str, Any], ctx: Context) -> Rendered:
         else:
             text = _(
                 "📍 Collect {lot} ({title}, {kg}) at {place}, {collect_at}. The coffee is "
-                "weighed there; you pay {price} for each kilogram weighed."
+                "weighed there, and you pay {price} for the weight measured."
             )
     elif changed:
         text = _(

@@ -174,9 +174,7 @@ async def test_recording_weights_and_completing_reconciles(
         done.invoice_fen,
         500_015,
     )
-    statuses = dict(
-        (await session.execute(select(HarvestReport.id, HarvestReport.status))).all()
-    )
+    statuses = dict((await session.execute(select(HarvestReport.id, HarvestReport.status))).all())
     assert statuses == {
         first: ReportStatus.COLLECTED,
         second: ReportStatus.COLLECTED,

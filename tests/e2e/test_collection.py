@@ -31,7 +31,7 @@ from tests.e2e.test_auctions_coordinator import (
     merchant,
     open_lot,
 )
-from tests.emulator import BotApiEmulator, BotMessage
+from tests.emulator import BotApiEmulator
 
 PRICE = 2000
 
@@ -133,8 +133,8 @@ async def test_a_coordinator_collects_a_sold_lot_and_everyone_is_told(
     assert sum(p.gross_fen for p in payouts.values()) == invoice_fen
     for tid, grams in ((301, 600_000), (302, 698_500)):
         chat = emulator.user(tid)
-        told: BotMessage = await chat.receive_until(lambda m: m.text.startswith("⚖️"), 10)
-        assert kg(grams) in told.text
+        weighed_notice = await chat.receive_until(lambda m: m.text.startswith("⚖️"), 10)
+        assert kg(grams) in weighed_notice.text
         paid = await chat.receive_until(lambda m: m.text.startswith("💰"), 10)
         payout = payouts[farmer_ids[tid]]
         assert t("To you: {net}").format(net=format_money(payout.net_fen, lang)) in paid.text

@@ -157,3 +157,15 @@ async def test_a_coordinator_collects_a_sold_lot_and_everyone_is_told(
         "This collection is completed already: the merchant is invoiced and the payouts are "
         "scheduled."
     )
+
+    # Nobody else collects: the command and a forged button are refused.
+    farmer_chat = emulator.user(301)
+    refused = t("Sorry, only coordinators can do that.")
+    await farmer_chat.send("/collect")
+    said = await farmer_chat.receive_until(lambda m: m.text == refused)
+    await farmer_chat.press(
+        callback_data=CollectCb(action="ok", lot_id=lot_id, report_id=1).pack(),
+        message=said,
+        force=True,
+    )
+    assert (await farmer_chat.wait_callback_answer())["text"] == refused

@@ -688,6 +688,8 @@ async def decide_sale(
     lot = await _card(turn, callback_data.lot_id)
     text = t.closed_text(lot, settings.tz)
     if isinstance(callback.message, Message) and callback.message.text:
-        await turn.edit(callback.message.message_id, f"{callback.message.text}\n\n{text}")
+        await turn.edit(
+            callback.message.message_id, f"{callback.message.text}\n\n{text}", lot_markup(lot)
+        )
     else:
-        await turn.say(text)
+        await turn.say(text, lot_markup(lot))

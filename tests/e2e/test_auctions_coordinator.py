@@ -600,7 +600,7 @@ async def test_the_seller_accepts_or_rejects_by_button_once_and_a_deadline_rejec
     theirs = await second.receive_until(needed, timeout=10)
     assert notice.buttons == [t("✅ Accept the sale"), t("✖ Reject")]
     await coordinator.press(t("✅ Accept the sale"), message=notice)
-    await coordinator.wait_for(lambda c: not notice.buttons)
+    await coordinator.wait_for(lambda c: notice.buttons == [t("📦 Collection")])
     sold = t(
         "✅ {lot} is sold to {who} at {price}. The buyer, the other bidders and the "
         "farmers are told."

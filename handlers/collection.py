@@ -266,6 +266,9 @@ async def record_pressed(
         _alert(callback_answer, exc)
         return
     callback_answer.text = t.recorded_text(recorded)
+    current = await turn.state.get_state()
+    if current is not None and current.startswith(f"{Collecting.__name__}:"):
+        await turn.state.clear()  # a weight being typed is answered by this press instead
     view = await collections.collection_view(turn.session, turn.user, callback_data.lot_id)
     await _screen(turn, view, callback_data.page, _message_id(callback))
 

@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     closing_soon_minutes: int = Field(default=30, ge=1, le=24 * 60)
     bid_confirm_above_percent: int = Field(default=20, ge=1, le=1000)
     acceptance_hours: int = Field(default=24, ge=1, le=24 * 14)
+    # The figures (issue 9): the coffee season starts on this month-day each year ("10-01");
+    # bot/services/periods.py is the one place that turns it into dates.
+    season_start: str = "10-01"
     # Collection and payouts (issue 9). Fees are percent of a farmer's gross, by name.
     payout_fees: dict[str, Decimal] = Field(
         default_factory=lambda: {"cooperative": Decimal("2"), "platform": Decimal("1")}
@@ -137,6 +140,19 @@ class Settings(BaseSettings):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"TIMEZONE {value!r} is not a known time zone") from None
+        return value
+
+    @field_validator("season_start")
+    @classmethod
+    def _check_season_start(cls, value: str) -> str:
+        from bot.services.periods import parse_month_day
+
+        try:
+            parse_month_day(value)
+        except ValueError:
+            raise ValueError(
+                f"SEASON_START {value!r} is not a month and day like 10-01 (1 October)"
+            ) from None
         return value
 
     @field_validator("default_locale")

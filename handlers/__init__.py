@@ -14,6 +14,7 @@ from handlers import (
     common,
     coordinator,
     fallback,
+    figures,
     harvest,
     lots,
     market_notices,  # noqa: F401 (registers the market's notice texts)
@@ -40,6 +41,7 @@ def routers() -> list[Router]:
         bidding.router,
         auctions.router,
         collection.router,
+        figures.router,
         registration.router,
         harvest.router,
         reports.router,

@@ -28,9 +28,11 @@ COORDINATOR_COMMANDS = (
     "pools",
     "auctions",
     "collect",
+    "stats",
+    "export",
 )
 # Callback prefixes of coordinator buttons (the CallbackData prefixes in handlers/callbacks.py).
-COORDINATOR_PREFIXES = ("bc", "bcx", "appr", "vadm", "aud", "pool", "auc", "sale", "col")
+COORDINATOR_PREFIXES = ("bc", "bcx", "appr", "vadm", "aud", "pool", "auc", "sale", "col", "fig")
 # A lot's buttons are merchants' too (LotCb); these of its actions are coordinators' only.
 COORDINATOR_LOT_ACTIONS = frozenset({"bids", "close", "cancel", "close_yes", "cancel_yes", "keep"})
 

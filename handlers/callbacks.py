@@ -139,3 +139,9 @@ class CollectCb(CallbackData, prefix="col"):
     lot_id: int
     report_id: int = 0
     page: int = 0
+
+
+class FiguresCb(CallbackData, prefix="fig"):
+    """/stats for another period: "month", "season" or "all" (bot.services.periods.Period)."""
+
+    period: str

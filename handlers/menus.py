@@ -46,6 +46,8 @@ COORDINATOR_COMMANDS = [
     ("pools", N_("Harvest waiting to be sold, by pool")),
     ("auctions", N_("Open auctions and sales waiting for acceptance")),
     ("collect", N_("Sold lots to collect and weigh")),
+    ("stats", N_("The programme's figures")),
+    ("export", N_("All the data as CSV files")),
 ]
 
 # An approved merchant's chat adds the market.

@@ -11,11 +11,14 @@ from handlers import (
     broadcast,
     common,
     coordinator,
+    disputes,
     fallback,
     harvest,
     lots,
     market_notices,  # noqa: F401 (registers the market's notice texts)
     menus,
+    payout_notices,  # noqa: F401 (registers the payout and dispute notice texts)
+    payouts,
     profile,
     registration,
     reports,
@@ -37,6 +40,8 @@ def routers() -> list[Router]:
         lots.router,
         bidding.router,
         auctions.router,
+        payouts.router,
+        disputes.router,
         registration.router,
         harvest.router,
         reports.router,

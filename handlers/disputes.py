@@ -105,9 +105,8 @@ async def send_dispute(callback: CallbackQuery, callback_data: DisputeCb, turn: 
     await payouts.open_dispute(
         turn.session, turn.user, int(data["payout_id"]), str(data.get("reason", ""))
     )
-    await turn.mark_answered(
-        callback, _("📨 Sent. A coordinator will look at it and answer you here.")
-    )
+    # The question's buttons go at the end of the update (no dialogue is running any more).
+    await turn.say(_("📨 Sent. A coordinator will look at it and answer you here."))
 
 
 @router.callback_query(DisputeCb.filter(F.action.in_({"send", "cancel"})))
@@ -115,7 +114,7 @@ async def cancel_dispute(callback: CallbackQuery, turn: Turn) -> None:
     """ "✖ Cancel", or "✅ Send" of a question no longer open (sent or cancelled already)."""
     if await turn.state.get_state() in (Disputing.reason.state, Disputing.confirm.state):
         await turn.state.clear()
-    await turn.mark_answered(callback, _("Cancelled: nothing was sent."))
+    await turn.say(_("Cancelled: nothing was sent."))
 
 
 # --- Coordinators: open disputes and their resolution ------------------------------------------

@@ -139,3 +139,34 @@ async def test_paid_disputed_and_corrected(
     history = await payouts.history(session, grower, utcnow(), running_bot.settings.tz)
     await session.commit()
     assert history.all_time.paid_fen == 646_800 + 22_000
+
+
+async def test_all_due_paid_with_one_reference(
+    emulator: BotApiEmulator,
+    running_bot: BotRunner,
+    session: AsyncSession,
+    villages: list[Village],
+) -> None:
+    one = await farmer_in_chat(emulator, session, villages[0], 31, "en")
+    two = await farmer_in_chat(emulator, session, villages[1], 32, "zh")
+    yesterday = utcnow().date() - timedelta(days=1)
+    await make_payout(session, one, due_on=yesterday)
+    await make_payout(session, two, grams=100_000, due_on=yesterday)
+    await make_payout(session, two, due_on=yesterday + timedelta(days=30))  # not due yet
+    await session.commit()
+    coordinator = await coordinator_chat(emulator, "en")
+
+    await coordinator.send("/due")
+    due = await coordinator.receive_until(lambda m: "Payouts due by" in m.text)
+    assert ": 2, CN¥8,624.00 in all." in due.text  # 6,468.00 + 2,156.00
+    await coordinator.press("✅ Mark all due paid", message=due)
+    assert "all 2 payouts" in (await coordinator.receive()).text
+    await coordinator.send("BANK-BATCH-12")
+    done = await coordinator.receive()
+    assert done.text.startswith("✅ 2 payouts are marked paid (CN¥8,624.00, reference BANK-")
+    first = await emulator.user(31).receive_until(lambda m: "Paid:" in m.text, timeout=10)
+    second = await emulator.user(32).receive_until(lambda m: "已付款" in m.text, timeout=10)
+    assert "BANK-BATCH-12" in first.text and "BANK-BATCH-12" in second.text
+    assert "CN¥6,468.00" in first.text and "¥2,156.00" in second.text
+    await coordinator.send("/due")
+    assert (await coordinator.receive()).text.startswith("No payouts are due.")

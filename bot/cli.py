@@ -1,13 +1,18 @@
-"""The `farmgate` command: run the bot, migrate the database, set up villages."""
+"""The `farmgate` command: run the bot, migrate the database, set up villages, see the
+programme's figures and export its data."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
+import json
 import logging
 import sys
 from collections.abc import Awaitable, Callable
-from typing import NoReturn
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, NoReturn
 
 from pydantic import ValidationError
 
@@ -142,6 +147,90 @@ def cmd_village(settings: Settings, args: argparse.Namespace) -> None:
         raise Fatal(f"village not added: {exc.reason.replace('_', ' ')}") from None
 
 
+def figures_lines(f: Any) -> list[str]:
+    """The figures in plain English for the operator's terminal (docs/figures.md)."""
+    from bot.services.exports import cny, kg
+    from bot.services.figures import Figures
+
+    assert isinstance(f, Figures)
+    span = f.span
+    if span.start is not None and span.end is not None:
+        last = (span.end - timedelta(days=1)).date()
+        period = f"{span.period.value} ({span.start.date()} to {last})"
+    else:
+        period = "all"
+    average = f.average_fen_per_kg
+    lines = [f"period: {period}", f"farmers registered: {f.farmers}"]
+    lines += [f"  {v.village}: {v.farmers}" for v in f.farmers_by_village]
+    lines += [
+        f"harvest reported: {kg(f.reported_grams)} kg (reports: {f.reports})",
+        f"lots: {f.lots_opened} opened, {f.lots_sold} sold, {f.lots_unsold} unsold",
+        f"sold: {kg(f.sold_grams)} kg for CNY {cny(f.sales_fen)} "
+        f"(CNY {cny(f.invoiced_fen)} of it invoiced)",
+        f"average price: {'CNY ' + cny(average) + '/kg' if average is not None else '-'}",
+        f"merchants: {f.merchants_approved} approved, {f.merchants_active} active",
+        f"payouts: {f.payouts_scheduled} scheduled (CNY {cny(f.payouts_scheduled_fen)}), "
+        f"{f.payouts_paid} paid (CNY {cny(f.payouts_paid_fen)})",
+        f"disputed payouts: {f.payouts_disputed} (open disputes: {f.disputes_open})",
+    ]
+    return lines
+
+
+def figures_json(f: Any) -> dict[str, Any]:
+    """The figures as JSON: integers as stored (grams, fen), periods as ISO 8601."""
+    from bot.services.figures import Figures
+
+    assert isinstance(f, Figures)
+    data = dataclasses.asdict(f)
+    span = f.span
+    data["span"] = {
+        "period": span.period.value,
+        "start": span.start.isoformat() if span.start else None,
+        "end": span.end.isoformat() if span.end else None,
+    }
+    data["average_fen_per_kg"] = f.average_fen_per_kg
+    return data
+
+
+def cmd_stats(settings: Settings, args: argparse.Namespace) -> None:
+    from bot.models import utcnow
+    from bot.services.access import OPERATOR
+    from bot.services.figures import figures
+    from bot.services.periods import Period, span
+
+    migrate(settings)
+    period = span(Period(args.period), utcnow(), settings.tz, settings.season_start)
+
+    async def show(session: object) -> None:
+        found = await figures(session, OPERATOR, period)  # type: ignore[arg-type]
+        if args.json:
+            print(json.dumps(figures_json(found), ensure_ascii=False, indent=2))
+        else:
+            print("\n".join(figures_lines(found)))
+
+    asyncio.run(_with_session(settings, show))
+
+
+def cmd_export(settings: Settings, args: argparse.Namespace) -> None:
+    from bot.services.access import OPERATOR
+    from bot.services.exports import export_to_dir
+
+    migrate(settings)
+    directory = Path(args.directory)
+    if directory.exists() and not directory.is_dir():
+        raise Fatal(f"{directory} is a file, not a directory: give a directory for the CSV files")
+
+    async def write(session: object) -> None:
+        written = await export_to_dir(session, OPERATOR, directory, settings.tz)  # type: ignore[arg-type]
+        for path, rows in written:
+            print(f"{path}\t{rows} rows")
+
+    try:
+        asyncio.run(_with_session(settings, write))
+    except OSError as exc:
+        raise Fatal(f"cannot write the CSV files into {directory}: {exc.strerror or exc}") from None
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="farmgate", description=__doc__)
     sub = top.add_subparsers(dest="command", required=True)
@@ -155,10 +244,26 @@ def parser() -> argparse.ArgumentParser:
     add.add_argument("name")
     add.add_argument("--code", help="deep-link code (letters, digits, - and _)")
     vsub.add_parser("list", help="list villages and their codes")
+    stats = sub.add_parser("stats", help="the programme's figures (docs/figures.md)")
+    stats.add_argument(
+        "--period",
+        choices=["month", "season", "all"],
+        default="season",
+        help="this month, this season (from SEASON_START) or everything (default: season)",
+    )
+    stats.add_argument("--json", action="store_true", help="print JSON (grams and fen)")
+    export = sub.add_parser("export", help="write every table as a CSV file (docs/export.md)")
+    export.add_argument("directory", help="where to write the files (created if missing)")
     return top
 
 
-COMMANDS = {"run": cmd_run, "db": cmd_db, "village": cmd_village}
+COMMANDS = {
+    "run": cmd_run,
+    "db": cmd_db,
+    "village": cmd_village,
+    "stats": cmd_stats,
+    "export": cmd_export,
+}
 
 
 def main(argv: list[str] | None = None) -> None:

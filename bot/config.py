@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date, time
+from datetime import time
 from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
@@ -68,10 +68,12 @@ class Settings(BaseSettings):
     closing_soon_minutes: int = Field(default=30, ge=1, le=24 * 60)
     bid_confirm_above_percent: int = Field(default=20, ge=1, le=1000)
     acceptance_hours: int = Field(default=24, ge=1, le=24 * 14)
-    # Payouts (issue 9): the coordinators' reminder on each pay date, at this local time
-    # ("HH:MM" in TIMEZONE); a farmer's season starts each year on this day ("MM-DD", local).
-    payout_reminder_time: str = "09:00"
+    # The figures (issue 9): the coffee season starts on this month-day each year ("10-01");
+    # bot/services/periods.py is the one place that turns it into dates.
     season_start: str = "10-01"
+    # Payouts (issue 9): each pay date's reminder to the coordinators, at this local time
+    # ("HH:MM" in TIMEZONE).
+    payout_reminder_time: str = "09:00"
 
     @field_validator("coordinator_ids", mode="before")
     @classmethod
@@ -136,13 +138,15 @@ class Settings(BaseSettings):
     @field_validator("season_start")
     @classmethod
     def _check_season_start(cls, value: str) -> str:
-        match = re.fullmatch(r"(\d{1,2})-(\d{1,2})", value.strip())
+        from bot.services.periods import parse_month_day
+
         try:
-            assert match is not None
-            date(2001, int(match[1]), int(match[2]))  # not 02-29: every year has the day
-        except (AssertionError, ValueError):
-            raise ValueError("SEASON_START is a month and day like 10-01") from None
-        return value.strip()
+            parse_month_day(value)
+        except ValueError:
+            raise ValueError(
+                f"SEASON_START {value!r} is not a month and day like 10-01 (1 October)"
+            ) from None
+        return value
 
     @field_validator("default_locale")
     @classmethod
@@ -163,12 +167,6 @@ class Settings(BaseSettings):
     @property
     def reminder_time(self) -> time:
         return time.fromisoformat(self.payout_reminder_time)
-
-    @property
-    def season_start_day(self) -> tuple[int, int]:
-        """(month, day) on which a season begins."""
-        month, day = self.season_start.split("-")
-        return int(month), int(day)
 
     def token_problem(self) -> str | None:
         """Why BOT_TOKEN cannot be used, or None when it looks like a token."""

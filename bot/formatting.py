@@ -59,6 +59,11 @@ def format_moisture_range(low_tenths: int, high_tenths: int, locale: str) -> str
     return f"{low}–{format_moisture(high_tenths, locale)}"
 
 
+def format_count(number: int, locale: str) -> str:
+    """A whole number with the locale's grouping: "1,234"."""
+    return format_decimal(number, locale=locale)
+
+
 def format_money(fen: int, locale: str) -> str:
     """An amount in yuan with the locale's currency sign: "¥1,234.50", "CN¥1,234.50"."""
     return format_currency(Decimal(fen) / 100, "CNY", locale=locale)

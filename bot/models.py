@@ -495,6 +495,7 @@ class AuditAction(enum.StrEnum):
     COLLECTION_COMPLETE = "collection_complete"
     PAYOUT_PAID = "payout_paid"
     DISPUTE_RESOLVE = "dispute_resolve"
+    EXPORT = "export"  # the programme's data exported as CSV (/export, farmgate export)
 
 
 class AuditVia(enum.StrEnum):

@@ -13,6 +13,7 @@ from handlers import (
     coordinator,
     disputes,
     fallback,
+    figures,
     harvest,
     lots,
     market_notices,  # noqa: F401 (registers the market's notice texts)
@@ -40,6 +41,7 @@ def routers() -> list[Router]:
         lots.router,
         bidding.router,
         auctions.router,
+        figures.router,
         payouts.router,
         disputes.router,
         registration.router,

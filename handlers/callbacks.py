@@ -130,6 +130,12 @@ class AuctionCb(CallbackData, prefix="auc"):
     value: str = ""
 
 
+class FiguresCb(CallbackData, prefix="fig"):
+    """/stats for another period: "month", "season" or "all" (bot.services.periods.Period)."""
+
+    period: str
+
+
 class PayoutCb(CallbackData, prefix="pay"):
     """A coordinator's payouts screen (/due): "paid" marks `payout_id` paid (a reference is
     asked), "all" marks every payout due on or before the day `day` (an ordinal) paid."""

@@ -46,6 +46,8 @@ COORDINATOR_COMMANDS = [
     ("audit", N_("Recent coordinator actions")),
     ("pools", N_("Harvest waiting to be sold, by pool")),
     ("auctions", N_("Open auctions and sales waiting for acceptance")),
+    ("stats", N_("The programme's figures")),
+    ("export", N_("All the data as CSV files")),
     ("due", N_("Payouts due: mark them paid")),
     ("disputes", N_("Open payout disputes")),
 ]

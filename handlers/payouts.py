@@ -72,9 +72,7 @@ async def show_history(message: Message, turn: Turn) -> None:
     if user.role != Role.FARMER or not user.registered:
         raise DomainError("not_farmer")
     settings = turn.settings
-    found = await payouts.history(
-        turn.session, user, utcnow(), settings.tz, settings.season_start_day
-    )
+    found = await payouts.history(turn.session, user, utcnow(), settings.tz, settings.season_start)
     if not found.lines:
         await turn.say(
             _(

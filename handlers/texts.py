@@ -76,6 +76,8 @@ MENU_APPROVE = N_("🏢 Approve merchants")
 MENU_VILLAGES = N_("🏘 Villages")
 MENU_AUDIT = N_("📜 Audit log")
 MENU_AUCTIONS = N_("🔨 Auctions")
+MENU_STATS = N_("📊 Figures")
+MENU_EXPORT = N_("💾 Export")
 COORDINATOR_MENU = (
     MENU_BROADCAST,
     MENU_BROADCASTS,
@@ -83,6 +85,8 @@ COORDINATOR_MENU = (
     MENU_VILLAGES,
     MENU_AUDIT,
     MENU_AUCTIONS,
+    MENU_STATS,
+    MENU_EXPORT,
 )
 # An approved merchant's menu: the market.
 MENU_LOTS = N_("🔨 Lots")
@@ -471,21 +475,30 @@ def help_text(user: User, programme: str) -> str:
             "/language changes the language."
         ).format(company=user.company or "—")
     if user.role == Role.COORDINATOR:
-        return _(
-            "You are a coordinator of {programme}. Your tools are in the menu below:\n\n"
-            "📣 Announcement (/broadcast): send an announcement to everyone or to a group.\n"
-            "🗓 Announcements (/broadcasts): scheduled and running announcements.\n"
-            "🏢 Approve merchants (/approve): merchants waiting for approval.\n"
-            "🏘 Villages (/villages): villages, their registration links and QR codes; add or "
-            "rename one.\n"
-            "📜 Audit log (/audit): the latest coordinator actions, who did what and when.\n"
-            "/pools: harvest waiting to be sold, by pool; open an auction on one.\n"
-            "🔨 Auctions (/auctions): open auctions and sales waiting for acceptance; bids, "
-            "closing early, cancelling.\n\n"
-            "/promote: make a user a coordinator, for example /promote 123456789.\n"
-            "/demote: take the coordinator role back, for example /demote 123456789.\n"
-            "/language changes the language, /cancel stops any question."
-        ).format(programme=programme)
+        return (
+            _(
+                "You are a coordinator of {programme}. Your tools are in the menu below:\n\n"
+                "📣 Announcement (/broadcast): send an announcement to everyone or to a group.\n"
+                "🗓 Announcements (/broadcasts): scheduled and running announcements.\n"
+                "🏢 Approve merchants (/approve): merchants waiting for approval.\n"
+                "🏘 Villages (/villages): villages, their registration links and QR codes; add or "
+                "rename one.\n"
+                "📜 Audit log (/audit): the latest coordinator actions, who did what and when.\n"
+                "/pools: harvest waiting to be sold, by pool; open an auction on one.\n"
+                "🔨 Auctions (/auctions): open auctions and sales waiting for acceptance; bids, "
+                "closing early, cancelling.\n\n"
+                "/promote: make a user a coordinator, for example /promote 123456789.\n"
+                "/demote: take the coordinator role back, for example /demote 123456789.\n"
+                "/language changes the language, /cancel stops any question."
+            ).format(programme=programme)
+            + "\n\n"
+            + _(
+                "📊 Figures (/stats): farmers, harvest, lots, sales and payouts this month, this "
+                "season or in all.\n"
+                "💾 Export (/export): all the data as CSV files (farmers, harvest reports, lots, "
+                "bids, collections, payouts)."
+            )
+        )
     return _("Welcome to {programme}! Send /start to register as a farmer or a merchant.").format(
         programme=programme
     )
@@ -614,6 +627,10 @@ def _audit_what(entry: AuditEntry, settings: Settings) -> str:
         return _("rejected the sale of {lot} at {price}").format(lot=lot, price=price)
     if entry.action == AuditAction.VILLAGE_ADD:
         return _("added the village {name}").format(name=_short(d.get("name")))
+    if entry.action == AuditAction.EXPORT:
+        return _("exported the programme's data ({files} CSV files)").format(
+            files=len(d.get("tables") or ())
+        )
     return _("renamed the village {old} to {name}").format(
         old=_short(d.get("old")), name=_short(d.get("name"))
     )

@@ -8,8 +8,8 @@ paid twice (two coordinators, a double tap) pays it once; every notice is keyed 
 and fees is bot/payouts.py; the amount due is `net_fen + correction_fen`.
 
 A season (for the farmer's totals) starts every year on SEASON_START (default 1 October, when
-Yunnan's harvest begins) in the programme's time zone; a payout belongs to the season of its
-pay date.
+Yunnan's harvest begins; bot/services/periods.py, as the figures count it) in the programme's
+time zone; a payout belongs to the season of its pay date.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from bot.quantity import normalise
 from bot.services import audit
 from bot.services.access import Actor, require_coordinator
 from bot.services.errors import DomainError
+from bot.services.periods import season_start
 
 REFERENCE_MAX = 100  # Payout.reference
 REASON_MAX = 1000  # PayoutDispute.reason / explanation
@@ -316,13 +317,6 @@ async def send_reminders(session: AsyncSession, now: datetime, tz: ZoneInfo, at:
 # --- A farmer's history ------------------------------------------------------------------------
 
 
-def season_start(today: date, month_day: tuple[int, int]) -> date:
-    """The first day of the season `today` is in: the last `month_day` on or before it."""
-    month, day = month_day
-    start = date(today.year, month, day)
-    return start if start <= today else date(today.year - 1, month, day)
-
-
 @dataclass(frozen=True)
 class Totals:
     paid_fen: int = 0
@@ -358,13 +352,13 @@ async def history(
     farmer: User,
     now: datetime,
     tz: ZoneInfo,
-    season_month_day: tuple[int, int] = (10, 1),
+    season: str | tuple[int, int] = "10-01",
 ) -> History:
     """The farmer's own payouts, newest first, with this season's and all-time totals. Only
     ever the asking farmer's: there is no way to name another farmer here."""
     if farmer.role != Role.FARMER:
         raise DomainError("not_farmer")
-    since = season_start(local_today(now, tz), season_month_day)
+    since = season_start(local_today(now, tz), season)
     rows = list(
         await session.scalars(
             select(Payout)

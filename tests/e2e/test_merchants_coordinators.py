@@ -197,7 +197,12 @@ async def test_help_says_what_each_user_can_do_now(
         "/promote: make a user a coordinator, for example /promote 123456789.\n"
         "/demote: take the coordinator role back, for example /demote 123456789.\n"
         "/language changes the language, /cancel stops any question."
-    ).format(programme=PROGRAMME)
+    ).format(programme=PROGRAMME) + "\n\n" + t(
+        "📊 Figures (/stats): farmers, harvest, lots, sales and payouts this month, this "
+        "season or in all.\n"
+        "💾 Export (/export): all the data as CSV files (farmers, harvest reports, lots, "
+        "bids, collections, payouts)."
+    )
     assert t("📣 Announcement") in said.reply_buttons
 
 
@@ -355,6 +360,8 @@ async def test_a_new_coordinator_has_a_menu_of_their_tools(
         "🏘 Villages",
         "📜 Audit log",
         "🔨 Auctions",
+        "📊 Figures",
+        "💾 Export",
         "❓ Help",
     ]
     assert greeting.reply_buttons == [t(label) for label in labels], coordinator.transcript()
@@ -365,7 +372,17 @@ async def test_a_new_coordinator_has_a_menu_of_their_tools(
     # Each button does what its command does.
     for label, command in zip(
         labels,
-        ["/broadcast", "/broadcasts", "/approve", "/villages", "/audit", "/auctions", "/help"],
+        [
+            "/broadcast",
+            "/broadcasts",
+            "/approve",
+            "/villages",
+            "/audit",
+            "/auctions",
+            "/stats",
+            "/export",
+            "/help",
+        ],
         strict=True,
     ):
         await coordinator.send(command)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import time
 from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
@@ -76,6 +77,9 @@ class Settings(BaseSettings):
         default_factory=lambda: {"cooperative": Decimal("2"), "platform": Decimal("1")}
     )
     payout_days: int = Field(default=7, ge=0, le=365)
+    # Payouts (issue 9): each pay date's reminder to the coordinators, at this local time
+    # ("HH:MM" in TIMEZONE).
+    payout_reminder_time: str = "09:00"
 
     @field_validator("coordinator_ids", mode="before")
     @classmethod
@@ -142,6 +146,15 @@ class Settings(BaseSettings):
             raise ValueError(f"TIMEZONE {value!r} is not a known time zone") from None
         return value
 
+    @field_validator("payout_reminder_time")
+    @classmethod
+    def _check_reminder_time(cls, value: str) -> str:
+        try:
+            time.fromisoformat(value.strip())
+        except ValueError:
+            raise ValueError("PAYOUT_REMINDER_TIME is a local time like 09:00") from None
+        return value.strip()
+
     @field_validator("season_start")
     @classmethod
     def _check_season_start(cls, value: str) -> str:
@@ -170,6 +183,10 @@ class Settings(BaseSettings):
     @cached_property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def reminder_time(self) -> time:
+        return time.fromisoformat(self.payout_reminder_time)
 
     def token_problem(self) -> str | None:
         """Why BOT_TOKEN cannot be used, or None when it looks like a token."""

@@ -141,5 +141,6 @@ def qr_png(text: str) -> bytes:
 
 
 def format_day(day: date, locale: str) -> str:
-    """A calendar date (a pay date, already in the programme's zone): "2026年12月8日"."""
+    """A calendar date (a pay date, already in the programme's zone): "2026年12月1日",
+    "Dec 1, 2026"."""
     return _babel_date(day, "medium", locale=locale)

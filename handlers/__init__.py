@@ -13,12 +13,15 @@ from handlers import (
     collection_notices,  # noqa: F401 (registers the collection's notice texts)
     common,
     coordinator,
+    disputes,
     fallback,
     figures,
     harvest,
     lots,
     market_notices,  # noqa: F401 (registers the market's notice texts)
     menus,
+    payout_notices,  # noqa: F401 (registers the payout and dispute notice texts)
+    payouts,
     profile,
     registration,
     reports,
@@ -42,6 +45,8 @@ def routers() -> list[Router]:
         auctions.router,
         collection.router,
         figures.router,
+        payouts.router,
+        disputes.router,
         registration.router,
         harvest.router,
         reports.router,

@@ -145,3 +145,26 @@ class FiguresCb(CallbackData, prefix="fig"):
     """/stats for another period: "month", "season" or "all" (bot.services.periods.Period)."""
 
     period: str
+
+
+class PayoutCb(CallbackData, prefix="pay"):
+    """A coordinator's payouts screen (/due): "paid" marks `payout_id` paid (a reference is
+    asked), "all" marks every payout due on or before the day `day` (an ordinal) paid."""
+
+    action: str
+    payout_id: int = 0
+    day: int = 0
+
+
+class DisputeCb(CallbackData, prefix="dsp"):
+    """A farmer's "this is wrong" on a payout notice ("open"), then "send" / "cancel"."""
+
+    action: str
+    payout_id: int = 0
+
+
+class ResolveCb(CallbackData, prefix="dres"):
+    """A coordinator resolves a dispute: "fix" (type a correction) or "explain"."""
+
+    action: str
+    dispute_id: int

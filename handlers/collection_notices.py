@@ -15,7 +15,6 @@ from aiogram.utils.i18n import gettext as _
 
 from bot.formatting import format_day, format_money, format_price, format_quantity, format_schedule
 from bot.notice_texts import Context, Rendered
-from handlers.collection_texts import fee_label
 from handlers.market_notices import lot_name, lot_title, market_notice
 
 
@@ -111,24 +110,4 @@ def _invoice(p: dict[str, Any], ctx: Context) -> Rendered:
                     total=format_money(int(line["fen"]), ctx.locale),
                 )
             )
-    return Rendered("\n".join(lines))
-
-
-@market_notice("payout_scheduled")
-def _payout_scheduled(p: dict[str, Any], ctx: Context) -> Rendered:
-    facts = _facts(p, ctx)
-    lines = [
-        _("💰 Your payout for report #{farmer_seq} in {lot} is scheduled:").format_map(facts),
-        _("{weighed_kg} × {price} = {gross}").format_map(facts),
-    ]
-    for name, fen in p.get("fees") or []:
-        lines.append(
-            _("{fee}: −{amount}").format(
-                fee=fee_label(str(name)), amount=format_money(int(fen), ctx.locale)
-            )
-        )
-    lines += [
-        _("To you: {net}").format_map(facts),
-        _("Pay date: {due_on}").format_map(facts),
-    ]
     return Rendered("\n".join(lines))

@@ -73,3 +73,24 @@ class Collecting(StatesGroup):
     place = State()
     when = State()
     weight = State()
+
+
+class Paying(StatesGroup):
+    """A coordinator typing the transfer reference for one payout (`payout_id` in the data)
+    or for all due ones (`day`)."""
+
+    reference = State()
+
+
+class Disputing(StatesGroup):
+    """A farmer saying why a payout is wrong (`payout_id`), then confirming (`reason`)."""
+
+    reason = State()
+    confirm = State()
+
+
+class Resolving(StatesGroup):
+    """A coordinator resolving a dispute (`dispute_id`): a correction or an explanation."""
+
+    correction = State()
+    explanation = State()

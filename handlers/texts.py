@@ -20,6 +20,7 @@ from bot.formatting import (
     format_datetime,
     format_moisture,
     format_moisture_range,
+    format_money,
     format_price,
     format_quantity,
 )
@@ -66,7 +67,8 @@ MENU_REPORT = N_("📦 Report harvest")
 MENU_REPORTS = N_("📋 My reports")
 MENU_PROFILE = N_("👤 Profile")
 MENU_HELP = N_("❓ Help")
-MENU_LABELS = (MENU_REPORT, MENU_REPORTS, MENU_PROFILE, MENU_HELP)
+MENU_PAYOUTS = N_("💴 Payouts")
+MENU_LABELS = (MENU_REPORT, MENU_REPORTS, MENU_PROFILE, MENU_HELP, MENU_PAYOUTS)
 # The coordinator's menu: each button does what its command does.
 MENU_BROADCAST = N_("📣 Announcement")
 MENU_BROADCASTS = N_("🗓 Announcements")
@@ -393,6 +395,29 @@ def domain_problem(exc: DomainError) -> str:
             "The pool changed since you looked (a report was added, withdrawn or put in another "
             "lot), so nothing was opened. Here is the new plan: please check it again."
         ),
+        "payout_not_found": _("That payout was not found. Send /payouts to see yours."),
+        "payout_paid_already": _("This payout was marked paid already (reference {reference})."),
+        "reference_empty": _(
+            "Please type the transfer's reference: the bank or mobile-money transfer id."
+        ),
+        "reference_too_long": _("That is too long (at most {limit} characters)."),
+        "dispute_reason_empty": _("Please write in a few words what is wrong."),
+        "dispute_reason_too_long": _("That is too long (at most {limit} characters)."),
+        "dispute_open_already": _(
+            "You have told the cooperative about this payout already; a coordinator will "
+            "answer you here."
+        ),
+        "dispute_not_found": _("That dispute was not found. Send /disputes to see the open ones."),
+        "dispute_resolved_already": _("This dispute was resolved already."),
+        "explanation_empty": _("Please type the explanation: the farmer will read it."),
+        "explanation_too_long": _("That is too long (at most {limit} characters)."),
+        "correction_invalid": _(
+            "A correction must be more than zero either way, like 12.50 or -3."
+        ),
+        "correction_below_zero": _(
+            "That would make the payout less than zero: it is {amount} now. Please type "
+            "another correction."
+        ),
         "telegram_id_invalid": _(
             "That is not a Telegram user id. It is a number like 123456789: the person can "
             "see theirs in Telegram, for example with @userinfobot."
@@ -419,6 +444,8 @@ def domain_problem(exc: DomainError) -> str:
     if template is None:
         return _("That did not work. Please try again.")
     values = defaultdict(str, {**d, "id": d.get("telegram_id", "")})
+    if "amount_fen" in d:
+        values["amount"] = format_money(int(str(d["amount_fen"])), locale())
     return template.format_map(values)
 
 

@@ -201,7 +201,7 @@ async def test_recording_weights_and_completing_reconciles(
         assert n.recipient_id == p.farmer_id
         assert n.payload["payout_id"] == p.id and n.payload["due_on"] == "2026-12-03"
         assert n.payload["gross_fen"] == p.gross_fen and n.payload["net_fen"] == p.net_fen
-        assert n.payload["fees"] == [[k, v] for k, v in p.fees.items()]
+        assert n.payload["fees"] == p.fees
     assert (
         await session.scalar(
             select(func.count()).where(AuditEntry.action == AuditAction.COLLECTION_COMPLETE)

@@ -44,6 +44,7 @@ from bot.services import audit
 from bot.services.access import Actor, require_coordinator
 from bot.services.errors import DomainError
 from bot.services.lots import MAX_ID, locked_lot, lot_facts
+from bot.services.payouts import payout_facts
 
 PLACE_LIMIT = 200  # Collection.place
 
@@ -493,7 +494,7 @@ async def complete(
             session,
             c.farmer_id,
             "payout_scheduled",
-            payout_facts(payout, c.farmer_seq) | facts,
+            facts | payout_facts(payout) | {"farmer_seq": c.farmer_seq},
             f"payout-scheduled:{payout.id}",
         )
     await audit.record(
@@ -518,19 +519,3 @@ async def complete(
         due_on,
         len(contributions) - len(delivered),
     )
-
-
-def payout_facts(payout: Payout, farmer_seq: int) -> dict[str, Any]:
-    """What a notice about one payout shows, self-describing: which payout, its itemised
-    amounts (fees as [name, fen] pairs in the configured order) and its pay date."""
-    return {
-        "payout_id": payout.id,
-        "report_id": payout.report_id,
-        "farmer_seq": farmer_seq,
-        "weighed_grams": payout.grams,
-        "price_fen": payout.price_fen,
-        "gross_fen": payout.gross_fen,
-        "fees": [[name, fen] for name, fen in payout.fees.items()],
-        "net_fen": payout.net_fen,
-        "due_on": payout.due_on.isoformat(),
-    }

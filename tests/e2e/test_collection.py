@@ -135,9 +135,11 @@ async def test_a_coordinator_collects_a_sold_lot_and_everyone_is_told(
         chat = emulator.user(tid)
         weighed_notice = await chat.receive_until(lambda m: m.text.startswith("⚖️"), 10)
         assert kg(grams) in weighed_notice.text
-        paid = await chat.receive_until(lambda m: m.text.startswith("💰"), 10)
+        paid = await chat.receive_until(lambda m: m.text.startswith("💴"), 10)
         payout = payouts[farmer_ids[tid]]
-        assert t("To you: {net}").format(net=format_money(payout.net_fen, lang)) in paid.text
+        assert t("To be paid: {amount}").format(amount=format_money(payout.net_fen, lang)) in (
+            paid.text
+        )
         assert t("Cooperative fee") in paid.text and t("Platform fee") in paid.text
         assert format_day(payout.due_on, lang) in paid.text
     absent = t(

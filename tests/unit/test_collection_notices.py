@@ -21,11 +21,13 @@ PAYOUT = LOT | {
     "payout_id": 41,
     "report_id": 3,
     "farmer_seq": 2,
-    "weighed_grams": 198_765,
+    "grams": 198_765,
     "price_fen": 2_350,
     "gross_fen": 467_098,
-    "fees": [["cooperative", 9_342], ["platform", 4_671], ["transport", 1_000]],
+    "fees": {"cooperative": 9_342, "platform": 4_671, "transport": 1_000},
     "net_fen": 452_085,
+    "correction_fen": 0,
+    "amount_fen": 452_085,
     "due_on": "2026-12-08",
 }
 PAYLOADS: dict[str, dict[str, Any]] = {
@@ -67,16 +69,18 @@ def test_times_are_local_and_amounts_itemised(i18n: Any) -> None:
     told = render("collection_set", PAYLOADS["collection_set/merchant"], "en", i18n, tz=tz).text
     assert "Conggang station" in told and "2026-12-01 09:30 (Tue)" in told
     paid = render("payout_scheduled", PAYOUT, "en", i18n, tz=tz).text
-    assert paid.split("\n")[1:] == [
-        "198.765 kg × CN¥23.50/kg = CN¥4,670.98",
+    assert paid.split("\n") == [
+        "💴 Your payout for report #2 in Lot #7 is scheduled for Dec 8, 2026.",
+        "",
+        "Weighed: 198.765 kg at CN¥23.50/kg",
+        "Gross: CN¥4,670.98",
         "Cooperative fee: −CN¥93.42",
         "Platform fee: −CN¥46.71",
         "transport: −CN¥10.00",
-        "To you: CN¥4,520.85",
-        "Pay date: Dec 8, 2026",
+        "To be paid: CN¥4,520.85",
     ]
     zh = render("payout_scheduled", PAYOUT, "zh", i18n, tz=tz).text
-    assert "合作社服务费：−¥93.42" in zh and "付款日期：2026年12月8日" in zh
+    assert "合作社服务费：−¥93.42" in zh and "2026年12月8日" in zh
     invoice = render("invoice", PAYLOADS["invoice"], "zh", i18n, tz=tz).text
     assert "Nankang：598.765 公斤 · ¥14,070.98" in invoice
     absent = render("weighed", PAYLOADS["weighed/absent"], "en", i18n, tz=tz).text

@@ -22,7 +22,7 @@ from bot.notice_dispatcher import DispatcherOptions, NoticeDispatcher
 from bot.notices.pacing import PacingMiddleware
 from bot.polling import UpdateDispatcher
 from bot.response_types import KeepResponseTypes
-from bot.scheduler import Market, Retention, Scheduler
+from bot.scheduler import Market, PayoutReminders, Retention, Scheduler
 from bot.storage import DestinyKeyBuilder, SqlAlchemyStorage
 
 log = logging.getLogger(__name__)
@@ -112,6 +112,7 @@ def build_app(settings: Settings) -> App:
         on_notices=notices.wake,
         retention=Retention.from_settings(settings),
         market=Market.from_settings(settings),
+        reminders=PayoutReminders.from_settings(settings),
     )
     dp.update.outer_middleware(
         DbSessionMiddleware(sessionmaker, settings, i18n, after_commit=notices.wake)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import time
 from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
@@ -13,6 +14,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 TOKEN_RE = re.compile(r"^\d{1,20}:[A-Za-z0-9_-]{20,}$")
+FEE_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 SHIPPED_LOCALES = ("zh", "en")
 PACKAGE_DIR = Path(__file__).resolve().parent
 REPO_ROOT = PACKAGE_DIR.parent
@@ -70,6 +72,14 @@ class Settings(BaseSettings):
     # The figures (issue 9): the coffee season starts on this month-day each year ("10-01");
     # bot/services/periods.py is the one place that turns it into dates.
     season_start: str = "10-01"
+    # Collection and payouts (issue 9). Fees are percent of a farmer's gross, by name.
+    payout_fees: dict[str, Decimal] = Field(
+        default_factory=lambda: {"cooperative": Decimal("2"), "platform": Decimal("1")}
+    )
+    payout_days: int = Field(default=7, ge=0, le=365)
+    # Payouts (issue 9): each pay date's reminder to the coordinators, at this local time
+    # ("HH:MM" in TIMEZONE).
+    payout_reminder_time: str = "09:00"
 
     @field_validator("coordinator_ids", mode="before")
     @classmethod
@@ -113,6 +123,20 @@ class Settings(BaseSettings):
                 )
         return value
 
+    @field_validator("payout_fees")
+    @classmethod
+    def _fees(cls, value: dict[str, Decimal]) -> dict[str, Decimal]:
+        """Each fee a percent from 0 to 100, named in lower-case letters; together under 100."""
+        problem = 'PAYOUT_FEES is JSON like {"cooperative": "2", "platform": "1"} (percent)'
+        for name, percent in value.items():
+            if not FEE_NAME_RE.match(name) or not 0 <= percent <= 100:
+                raise ValueError(problem)
+            if percent.as_tuple().exponent < -4:  # type: ignore[operator]
+                raise ValueError("a fee has at most four decimals")
+        if sum(value.values(), Decimal(0)) >= 100:
+            raise ValueError("the fees together must be under 100 percent")
+        return value
+
     @field_validator("timezone")
     @classmethod
     def _check_tz(cls, value: str) -> str:
@@ -121,6 +145,15 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"TIMEZONE {value!r} is not a known time zone") from None
         return value
+
+    @field_validator("payout_reminder_time")
+    @classmethod
+    def _check_reminder_time(cls, value: str) -> str:
+        try:
+            time.fromisoformat(value.strip())
+        except ValueError:
+            raise ValueError("PAYOUT_REMINDER_TIME is a local time like 09:00") from None
+        return value.strip()
 
     @field_validator("season_start")
     @classmethod
@@ -150,6 +183,10 @@ class Settings(BaseSettings):
     @cached_property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def reminder_time(self) -> time:
+        return time.fromisoformat(self.payout_reminder_time)
 
     def token_problem(self) -> str | None:
         """Why BOT_TOKEN cannot be used, or None when it looks like a token."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -138,3 +138,9 @@ def qr_png(text: str) -> bytes:
     buffer = io.BytesIO()
     segno.make_qr(text, error="m").save(buffer, kind="png", scale=10, border=4)
     return buffer.getvalue()
+
+
+def format_day(day: date, locale: str) -> str:
+    """A calendar date (a pay date, already in the programme's zone): "2026年12月1日",
+    "Dec 1, 2026"."""
+    return _babel_date(day, "medium", locale=locale)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from aiogram.utils.i18n import I18n
@@ -30,7 +31,7 @@ def compile_catalogs(locales_dir: Path) -> list[Path]:
             continue
         with po_path.open("rb") as po_file:
             catalog = read_po(po_file, locale=po_path.parent.parent.name)
-        tmp = mo_path.with_suffix(".mo.tmp")
+        tmp = mo_path.with_suffix(f".mo.{os.getpid()}.tmp")  # processes may compile at once
         with tmp.open("wb") as mo_file:
             write_mo(mo_file, catalog, use_fuzzy=False)
         tmp.replace(mo_path)

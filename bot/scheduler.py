@@ -10,6 +10,12 @@ close, a closing-soon warning, the end of a wait for acceptance), read from the 
 is set again after each run, at start (so a close that fell while the bot was down is done at
 once), at every resync, and when an auction opens (`wake_auctions`). Each lot is settled in its
 own transaction under its row lock, so two processes close a lot once.
+
+Payout reminders have one job, "payout-reminders", set the same way to the next pay date's
+PAYOUT_REMINDER_TIME (local) among payouts not yet reminded, read from the database: at start
+(a reminder missed while the bot was down is sent at once), at every resync and after each
+run. A run locks the due payouts, writes one notice per coordinator and pay date (keyed by
+both) and marks them reminded, so two processes remind once.
 """
 
 from __future__ import annotations
@@ -19,7 +25,8 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -27,7 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
 from bot.models import utcnow
-from bot.services import broadcasts, lots, retention
+from bot.services import broadcasts, lots, payouts, retention
 from bot.services.access import DEADLINE
 from bot.services.errors import DomainError
 
@@ -36,6 +43,7 @@ log = logging.getLogger(__name__)
 RESYNC_EVERY = timedelta(seconds=30)
 PRUNE_EVERY = timedelta(hours=1)
 RETRY_FAILED = timedelta(seconds=1)
+PROGRAMME_TZ = ZoneInfo("Asia/Shanghai")
 STOP_WAIT = timedelta(seconds=20)
 
 
@@ -70,6 +78,18 @@ class Market:
         )
 
 
+@dataclass(frozen=True)
+class PayoutReminders:
+    """When coordinators are reminded of a pay date (PAYOUT_REMINDER_TIME in TIMEZONE)."""
+
+    at: time = time(9, 0)
+    tz: ZoneInfo = PROGRAMME_TZ
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> PayoutReminders:
+        return cls(at=settings.reminder_time, tz=settings.tz)
+
+
 class Scheduler:
     def __init__(
         self,
@@ -77,11 +97,13 @@ class Scheduler:
         on_notices: Callable[[], None] = lambda: None,
         retention: Retention = Retention(),
         market: Market = Market(),
+        reminders: PayoutReminders = PayoutReminders(),
     ) -> None:
         self.sessionmaker = sessionmaker
         self.on_notices = on_notices
         self.retention = retention
         self.market = market
+        self.reminders = reminders
         self.aps = AsyncIOScheduler(
             timezone="UTC",
             job_defaults={"misfire_grace_time": None, "coalesce": True, "max_instances": 1},
@@ -130,6 +152,7 @@ class Scheduler:
             assert broadcast.scheduled_at is not None
             self.schedule_broadcast(broadcast.id, broadcast.scheduled_at)
         await self.wake_auctions()
+        await self.wake_reminders()
 
     async def wake_auctions(self, not_before: datetime | None = None) -> None:
         """Set the auctions job to the next due moment in the database (now, if overdue)."""
@@ -186,6 +209,45 @@ class Scheduler:
             # Not sooner than a second from now: a lot that failed is retried, not spun on.
             await self.wake_auctions(not_before=utcnow() + RETRY_FAILED)
         return done
+
+    async def wake_reminders(self, not_before: datetime | None = None) -> None:
+        """Set the payout reminders' job to the next pay date's reminder time (now, if it
+        passed: missed while the bot was down)."""
+        async with self._wake_lock:
+            async with self.sessionmaker() as session:
+                when = await payouts.next_reminder_at(session, self.reminders.tz, self.reminders.at)
+                await session.commit()
+            if when is None:
+                with contextlib.suppress(JobLookupError):
+                    self.aps.remove_job("payout-reminders")
+                return
+            self.aps.add_job(
+                self.run_reminders,
+                "date",
+                run_date=max(when, not_before or utcnow()),
+                id="payout-reminders",
+                replace_existing=True,
+                max_instances=2,
+            )
+
+    async def run_reminders(self) -> int:
+        """Remind coordinators of every pay date whose reminder is due; then set the job for
+        the next one. Returns how many notices were written."""
+        async with self._run_lock:
+            written = 0
+            try:
+                async with self.sessionmaker() as session, session.begin():
+                    written = await payouts.send_reminders(
+                        session, utcnow(), self.reminders.tz, self.reminders.at
+                    )
+            except Exception:  # tried again shortly; the next resync sets the job again
+                log.exception("payout reminders failed")
+            if written:
+                log.info("payout reminders: %s notices", written)
+                self.on_notices()
+        if self.aps.running:
+            await self.wake_reminders(not_before=utcnow() + RETRY_FAILED)
+        return written
 
     def schedule_broadcast(self, broadcast_id: int, when: datetime) -> None:
         self.aps.add_job(

@@ -27,11 +27,27 @@ COORDINATOR_COMMANDS = (
     "audit",
     "pools",
     "auctions",
+    "collect",
     "stats",
     "export",
+    "due",
+    "disputes",
 )
 # Callback prefixes of coordinator buttons (the CallbackData prefixes in handlers/callbacks.py).
-COORDINATOR_PREFIXES = ("bc", "bcx", "appr", "vadm", "aud", "pool", "auc", "sale", "fig")
+COORDINATOR_PREFIXES = (
+    "bc",
+    "bcx",
+    "appr",
+    "vadm",
+    "aud",
+    "pool",
+    "auc",
+    "sale",
+    "col",
+    "fig",
+    "pay",
+    "dres",
+)
 # A lot's buttons are merchants' too (LotCb); these of its actions are coordinators' only.
 COORDINATOR_LOT_ACTIONS = frozenset({"bids", "close", "cancel", "close_yes", "cancel_yes", "keep"})
 

@@ -33,6 +33,7 @@ from bot.services.pools import Pool, PoolKey
 from handlers import auction_texts as t
 from handlers.access import CoordinatorOnly
 from handlers.callbacks import AuctionCb, LotCb, PoolCb, SaleCb
+from handlers.collection import collection_button
 from handlers.prompts import AskFn, prompt
 from handlers.routing import RouterRecipe
 from handlers.states import Auctioning
@@ -476,7 +477,8 @@ async def cancel_dialogue(
 
 
 def lot_markup(lot: CoordinatorLot) -> InlineKeyboardMarkup | None:
-    """Open: bids, close now, cancel; waiting for acceptance: accept, reject, bids."""
+    """Open: bids, close now, cancel; waiting for acceptance: accept, reject, bids; sold:
+    its collection (handlers/collection.py)."""
     builder = InlineKeyboardBuilder()
     if lot.status == LotStatus.AWAITING:
         builder.button(text=_("✅ Accept"), callback_data=SaleCb(lot_id=lot.id, accept=True))
@@ -484,6 +486,8 @@ def lot_markup(lot: CoordinatorLot) -> InlineKeyboardMarkup | None:
         builder.button(text=_("📋 Bids"), callback_data=LotCb(action="bids", lot_id=lot.id))
         builder.adjust(2, 1)
         return builder.as_markup()
+    if lot.status == LotStatus.SOLD:
+        return InlineKeyboardMarkup(inline_keyboard=[[collection_button(lot.id)]])
     if lot.status != LotStatus.OPEN:
         return None
     builder.button(text=_("📋 Bids"), callback_data=LotCb(action="bids", lot_id=lot.id))
@@ -633,7 +637,8 @@ async def lot_action(
     turn.after_commit(scheduler.wake_auctions)
     lot = await _card(turn, callback_data.lot_id)
     text = t.closed_text(lot, settings.tz)
-    await _show(turn, callback, f"{t.lot_card(lot, utcnow(), settings.tz)}\n\n{text}", None)
+    card = f"{t.lot_card(lot, utcnow(), settings.tz)}\n\n{text}"
+    await _show(turn, callback, card, lot_markup(lot))
 
 
 async def _refused(
@@ -683,6 +688,8 @@ async def decide_sale(
     lot = await _card(turn, callback_data.lot_id)
     text = t.closed_text(lot, settings.tz)
     if isinstance(callback.message, Message) and callback.message.text:
-        await turn.edit(callback.message.message_id, f"{callback.message.text}\n\n{text}")
+        await turn.edit(
+            callback.message.message_id, f"{callback.message.text}\n\n{text}", lot_markup(lot)
+        )
     else:
-        await turn.say(text)
+        await turn.say(text, lot_markup(lot))

@@ -130,7 +130,41 @@ class AuctionCb(CallbackData, prefix="auc"):
     value: str = ""
 
 
+class CollectCb(CallbackData, prefix="col"):
+    """Collecting a sold lot: "open" (its collection screen), "place" (set or change place and
+    time), "ok" / "type" / "none" (a report weighed as reported, typed, not delivered),
+    "page" (the screen's `page`), "complete" (asks first), "complete_yes", "back", "cancel"."""
+
+    action: str
+    lot_id: int
+    report_id: int = 0
+    page: int = 0
+
+
 class FiguresCb(CallbackData, prefix="fig"):
     """/stats for another period: "month", "season" or "all" (bot.services.periods.Period)."""
 
     period: str
+
+
+class PayoutCb(CallbackData, prefix="pay"):
+    """A coordinator's payouts screen (/due): "paid" marks `payout_id` paid (a reference is
+    asked), "all" marks every payout due on or before the day `day` (an ordinal) paid."""
+
+    action: str
+    payout_id: int = 0
+    day: int = 0
+
+
+class DisputeCb(CallbackData, prefix="dsp"):
+    """A farmer's "this is wrong" on a payout notice ("open"), then "send" / "cancel"."""
+
+    action: str
+    payout_id: int = 0
+
+
+class ResolveCb(CallbackData, prefix="dres"):
+    """A coordinator resolves a dispute: "fix" (type a correction) or "explain"."""
+
+    action: str
+    dispute_id: int

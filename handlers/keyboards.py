@@ -30,6 +30,7 @@ from handlers.texts import (
     COORDINATOR_MENU,
     LANGUAGE_NAMES,
     MENU_HELP,
+    MENU_PAYOUTS,
     MENU_PROFILE,
     MENU_REPORT,
     MENU_REPORTS,
@@ -60,6 +61,7 @@ def _main_menu(farmer: bool, merchant: bool, coordinator: bool, locale: str) -> 
         builder.button(text=menu_label(MENU_REPORT))
         builder.button(text=menu_label(MENU_REPORTS))
         builder.button(text=menu_label(MENU_PROFILE))
+        builder.button(text=menu_label(MENU_PAYOUTS))
     if merchant:
         for label in MERCHANT_MENU:
             builder.button(text=menu_label(label))

@@ -27,6 +27,7 @@ COMMANDS = [
     ("start", N_("Start or show the main menu")),
     ("report", N_("Report a harvest")),
     ("reports", N_("My harvest reports")),
+    ("payouts", N_("My payouts")),
     ("profile", N_("My profile")),
     ("rules", N_("How the auctions work")),
     ("language", N_("Change language")),
@@ -45,8 +46,11 @@ COORDINATOR_COMMANDS = [
     ("audit", N_("Recent coordinator actions")),
     ("pools", N_("Harvest waiting to be sold, by pool")),
     ("auctions", N_("Open auctions and sales waiting for acceptance")),
+    ("collect", N_("Sold lots to collect and weigh")),
     ("stats", N_("The programme's figures")),
     ("export", N_("All the data as CSV files")),
+    ("due", N_("Payouts due: mark them paid")),
+    ("disputes", N_("Open payout disputes")),
 ]
 
 # An approved merchant's chat adds the market.

@@ -64,3 +64,33 @@ class Auctioning(StatesGroup):
     acceptance = State()
     accept_below = State()
     summary = State()
+
+
+class Collecting(StatesGroup):
+    """A coordinator setting a sold lot's collection (place, then time) or typing one
+    report's weighed quantity (`lot_id`, `report_id` in the data)."""
+
+    place = State()
+    when = State()
+    weight = State()
+
+
+class Paying(StatesGroup):
+    """A coordinator typing the transfer reference for one payout (`payout_id` in the data)
+    or for all due ones (`day`)."""
+
+    reference = State()
+
+
+class Disputing(StatesGroup):
+    """A farmer saying why a payout is wrong (`payout_id`), then confirming (`reason`)."""
+
+    reason = State()
+    confirm = State()
+
+
+class Resolving(StatesGroup):
+    """A coordinator resolving a dispute (`dispute_id`): a correction or an explanation."""
+
+    correction = State()
+    explanation = State()

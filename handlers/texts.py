@@ -20,6 +20,7 @@ from bot.formatting import (
     format_datetime,
     format_moisture,
     format_moisture_range,
+    format_money,
     format_price,
     format_quantity,
 )
@@ -66,7 +67,8 @@ MENU_REPORT = N_("📦 Report harvest")
 MENU_REPORTS = N_("📋 My reports")
 MENU_PROFILE = N_("👤 Profile")
 MENU_HELP = N_("❓ Help")
-MENU_LABELS = (MENU_REPORT, MENU_REPORTS, MENU_PROFILE, MENU_HELP)
+MENU_PAYOUTS = N_("💴 Payouts")
+MENU_LABELS = (MENU_REPORT, MENU_REPORTS, MENU_PROFILE, MENU_HELP, MENU_PAYOUTS)
 # The coordinator's menu: each button does what its command does.
 MENU_BROADCAST = N_("📣 Announcement")
 MENU_BROADCASTS = N_("🗓 Announcements")
@@ -278,6 +280,10 @@ def domain_problem(exc: DomainError) -> str:
         return _("This sale was decided already: {status}.").format(
             status=lot_status_label(str(d.get("status", "")))
         )
+    if exc.reason == "lot_not_sold":
+        return _("This lot is not sold, so there is nothing to collect: {status}.").format(
+            status=lot_status_label(str(d.get("status", "")))
+        )
     if exc.reason == "merchant_decided":
         if d.get("status") == "approved":
             return _("This merchant was already approved.")
@@ -389,15 +395,57 @@ def domain_problem(exc: DomainError) -> str:
             "The pool changed since you looked (a report was added, withdrawn or put in another "
             "lot), so nothing was opened. Here is the new plan: please check it again."
         ),
+        "payout_not_found": _("That payout was not found. Send /payouts to see yours."),
+        "payout_paid_already": _("This payout was marked paid already (reference {reference})."),
+        "reference_empty": _(
+            "Please type the transfer's reference: the bank or mobile-money transfer id."
+        ),
+        "reference_too_long": _("That is too long (at most {limit} characters)."),
+        "dispute_reason_empty": _("Please write in a few words what is wrong."),
+        "dispute_reason_too_long": _("That is too long (at most {limit} characters)."),
+        "dispute_open_already": _(
+            "You have told the cooperative about this payout already; a coordinator will "
+            "answer you here."
+        ),
+        "dispute_not_found": _("That dispute was not found. Send /disputes to see the open ones."),
+        "dispute_resolved_already": _("This dispute was resolved already."),
+        "explanation_empty": _("Please type the explanation: the farmer will read it."),
+        "explanation_too_long": _("That is too long (at most {limit} characters)."),
+        "correction_invalid": _(
+            "A correction must be more than zero either way, like 12.50 or -3."
+        ),
+        "correction_below_zero": _(
+            "That would make the payout less than zero: it is {amount} now. Please type "
+            "another correction."
+        ),
         "telegram_id_invalid": _(
             "That is not a Telegram user id. It is a number like 123456789: the person can "
             "see theirs in Telegram, for example with @userinfobot."
         ),
+        "collection_not_set": _(
+            "Set the collection's place and time first: then the weights can be recorded."
+        ),
+        "collection_completed": _(
+            "This collection is completed already: the merchant is invoiced and the payouts "
+            "are scheduled."
+        ),
+        "collection_incomplete": _(
+            "{missing} report(s) still have no weight. Record every report (or mark it not "
+            "delivered) before completing."
+        ),
+        "no_such_contribution": _("That report is not in this lot."),
+        "bad_weight": _(
+            "A weighed quantity must be more than zero and at most 100 t. Please type it again."
+        ),
+        "place_empty": _("Please type where the coffee is collected."),
+        "place_too_long": _("That is too long (at most {limit} characters)."),
     }
     template = templates.get(exc.reason)
     if template is None:
         return _("That did not work. Please try again.")
     values = defaultdict(str, {**d, "id": d.get("telegram_id", "")})
+    if "amount_fen" in d:
+        values["amount"] = format_money(int(str(d["amount_fen"])), locale())
     return template.format_map(values)
 
 

@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
@@ -231,12 +232,23 @@ async def villages(database_url: str) -> list[Village]:
         await engine.dispose()
 
 
+def _worker_redis_db(url: str) -> str:
+    """Each pytest-xdist worker its own Redis database (the fixture empties it): the URL's
+    database for the first worker, the ones below it for the others (Redis has 0-15)."""
+    index = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+    parts = urlsplit(url)
+    base = int(parts.path.strip("/") or 0)
+    db = base - index if base >= index else base + index
+    return urlunsplit(parts._replace(path=f"/{db}"))
+
+
 @pytest.fixture
 async def redis_settings(settings: Settings) -> AsyncIterator[Settings]:
     """The bot's settings with dialogue state in Redis (FARMGATE_TEST_REDIS_URL, emptied)."""
     url = os.environ.get("FARMGATE_TEST_REDIS_URL")
     if not url:
         pytest.skip("FARMGATE_TEST_REDIS_URL is not set: Redis tests skipped")
+    url = _worker_redis_db(url)
     from redis.asyncio import Redis
 
     client = Redis.from_url(url)

@@ -500,7 +500,7 @@ async def test_close_early_sold_and_unsold_and_cancel(
     await coordinator.wait_for(lambda c: "⏹ Yes, close it now" in card.buttons)
     await coordinator.press("⏹ Yes, close it now", message=card)
     await coordinator.wait_for(lambda c: "is sold to" in card.text)
-    assert card.buttons == []
+    assert card.buttons == ["📦 Collection"]  # a sold lot is collected next (/collect)
     assert f"✅ Lot #{sold} is sold to Buyer 502 (Yunnan Beans) at " in card.text
     won = await emulator.user(502).receive_until(lambda m: m.text.startswith("🏆"), timeout=10)
     assert f"Lot #{sold}" in won.text
@@ -600,7 +600,7 @@ async def test_the_seller_accepts_or_rejects_by_button_once_and_a_deadline_rejec
     theirs = await second.receive_until(needed, timeout=10)
     assert notice.buttons == [t("✅ Accept the sale"), t("✖ Reject")]
     await coordinator.press(t("✅ Accept the sale"), message=notice)
-    await coordinator.wait_for(lambda c: not notice.buttons)
+    await coordinator.wait_for(lambda c: notice.buttons == [t("📦 Collection")])
     sold = t(
         "✅ {lot} is sold to {who} at {price}. The buyer, the other bidders and the "
         "farmers are told."

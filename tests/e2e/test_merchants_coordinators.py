@@ -21,7 +21,7 @@ from tests.emulator import BotApiEmulator, UserChat
 
 PROGRAMME = "Baoshan Coffee"
 LANGS = pytest.mark.parametrize("lang", ["zh", "en"])
-FARMER_MENU = ["📦 Report harvest", "📋 My reports", "👤 Profile", "❓ Help"]
+FARMER_MENU = ["📦 Report harvest", "📋 My reports", "👤 Profile", "💴 Payouts", "❓ Help"]
 
 
 @pytest.fixture

@@ -1,0 +1,245 @@
+"""What issue 8's throughput target allows: ``python bench/floor.py [--quick]``.
+
+The target is a ratio: farmgate's updates per second over a bare aiogram echo bot's, on the
+same emulator. This bench measures the least any bot with a database can do per update,
+on the same harness as bench/updates.py (300 users at once, rounds paired with echo rounds):
+
+- ``commit``: the echo bot plus one database transaction per update, the de-duplication
+  record every update needs (INSERT the update id into processed_updates, COMMIT), through
+  SQLAlchemy's AsyncSession as farmgate uses it (bot.db.make_engine: SQLite through
+  bot/sqlite_driver.py, PostgreSQL through asyncpg), then the echo. No user lookup, no
+  dialogue state, no handler logic.
+- ``core``: the same through SQLAlchemy Core's AsyncConnection, without the ORM Session.
+- ``asyncpg`` (PostgreSQL only): the same INSERT through the bare driver (a pool, autocommit),
+  no SQLAlchemy at all.
+
+If ``commit`` alone is below 0.5 of echo, no design of the bot reaches 0.5 while it keeps the
+chosen stack and commits what a user did before replying. Human-readable lines first; the
+last line is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+import tempfile
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):  # run as a script: make the checkout importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import asyncpg
+from aiogram import BaseMiddleware, Bot, Dispatcher, Router
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.types import Message, TelegramObject, Update
+from sqlalchemy import insert
+from sqlalchemy.engine import make_url
+
+from bench.updates import (
+    TOKEN,
+    Echo,
+    Harness,
+    Paired,
+    median,
+    paired,
+    scratch_postgres,
+    texts,
+)
+from bench.updates import echo_bot as bare_echo_bot
+from bot import migrate
+from bot.db import make_engine, make_sessionmaker
+from bot.models import ProcessedUpdate
+
+Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
+
+
+@asynccontextmanager
+async def polling(dp: Dispatcher, api_url: str) -> AsyncIterator[None]:
+    bot = Bot(TOKEN, session=AiohttpSession(api=TelegramAPIServer.from_base(api_url)))
+    started = asyncio.Event()
+    dp.startup.register(lambda: started.set())
+    task = asyncio.create_task(
+        dp.start_polling(bot, polling_timeout=1, handle_signals=False, close_bot_session=True)
+    )
+    await asyncio.wait_for(started.wait(), timeout=30)
+    try:
+        yield
+    finally:
+        await asyncio.wait_for(dp.stop_polling(), timeout=10)
+        await asyncio.wait_for(task, timeout=10)
+
+
+def echo_router() -> Router:
+    router = Router()
+
+    @router.message()
+    async def echo(message: Message) -> None:
+        await message.answer(message.text or "?")
+
+    return router
+
+
+class Recorded(BaseMiddleware):
+    """One transaction per update, committed before the handler replies."""
+
+    def __init__(self, record: Callable[[int], Awaitable[None]]) -> None:
+        self.record = record
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        assert isinstance(event, Update)
+        await self.record(event.update_id)
+        return await handler(event, data)
+
+
+@asynccontextmanager
+async def commit_bot(api_url: str, database_url: str) -> AsyncIterator[None]:
+    """Echo after INSERT + COMMIT through SQLAlchemy, as farmgate's engine is configured."""
+    engine = make_engine(database_url)
+    sessions = make_sessionmaker(engine)
+    statement = insert(ProcessedUpdate)
+
+    async def record(update_id: int) -> None:
+        async with sessions() as session, session.begin():
+            await session.execute(statement, {"update_id": update_id})
+
+    dp = Dispatcher()
+    dp.update.outer_middleware(Recorded(record))
+    dp.include_router(echo_router())
+    try:
+        async with polling(dp, api_url):
+            yield
+    finally:
+        await engine.dispose()
+
+
+@asynccontextmanager
+async def core_bot(api_url: str, database_url: str) -> AsyncIterator[None]:
+    """Echo after INSERT + COMMIT on SQLAlchemy Core's AsyncConnection (no ORM Session)."""
+    engine = make_engine(database_url)
+    statement = insert(ProcessedUpdate)
+
+    async def record(update_id: int) -> None:
+        async with engine.begin() as connection:
+            await connection.execute(statement, {"update_id": update_id})
+
+    dp = Dispatcher()
+    dp.update.outer_middleware(Recorded(record))
+    dp.include_router(echo_router())
+    try:
+        async with polling(dp, api_url):
+            yield
+    finally:
+        await engine.dispose()
+
+
+@asynccontextmanager
+async def asyncpg_bot(api_url: str, database_url: str) -> AsyncIterator[None]:
+    """Echo after the same INSERT through a bare asyncpg pool (autocommit)."""
+    dsn = make_url(database_url).set(drivername="postgresql").render_as_string(False)
+    pool = await asyncpg.create_pool(dsn, min_size=2, max_size=10)
+
+    async def record(update_id: int) -> None:
+        await pool.execute(
+            "INSERT INTO processed_updates (update_id, processed_at) VALUES ($1, now())",
+            update_id,
+        )
+
+    dp = Dispatcher()
+    dp.update.outer_middleware(Recorded(record))
+    dp.include_router(echo_router())
+    try:
+        async with polling(dp, api_url):
+            yield
+    finally:
+        await pool.close()
+
+
+async def measure(
+    harness: Harness,
+    echo: Echo,
+    rounds: int,
+    users: list[int],
+    bot: Callable[[], Any],
+) -> Paired:
+    async with bot():
+        await harness.feed(texts(users[:50], "warm"))
+        return await paired(harness, echo, rounds, lambda _: texts(users, "hello"))
+
+
+def line(name: str, result: Paired) -> str:
+    return (
+        f"{name:<28} {median(result.rates):6.0f}/s  {result.cpu_ms:5.2f} ms CPU an update  "
+        f"(echo {median(result.echo_rates):.0f}/s, {result.echo_cpu_ms:.2f} ms)  "
+        f"ratio {result.ratio:.2f}"
+    )
+
+
+async def main(users: int, rounds: int) -> dict[str, Any]:
+    harness, echo = Harness(), Echo(users)
+    await harness.start()
+    await echo.harness.start()
+    people = [200_000 + i for i in range(users)]
+    figures: dict[str, Any] = {"users": users, "rounds": rounds}
+    try:
+        async with bare_echo_bot(echo.harness.api_url):
+            await echo.harness.feed(texts(echo.users[:50], "hello"))  # warm-up
+            with tempfile.TemporaryDirectory() as directory:
+                url = f"sqlite+aiosqlite:///{directory}/floor.db"
+                await asyncio.to_thread(migrate.upgrade, url)
+                result = await measure(
+                    harness, echo, rounds, people, lambda: commit_bot(harness.api_url, url)
+                )
+                print(line("SQLite, SQLAlchemy commit:", result), flush=True)
+                figures["ratio_commit_sqlite"] = result.ratio
+                figures["commit_per_s_sqlite"] = median(result.rates)
+                figures["echo_per_s"] = median(result.echo_rates)
+                result = await measure(
+                    harness, echo, rounds, people, lambda: core_bot(harness.api_url, url)
+                )
+                print(line("SQLite, Core commit:", result), flush=True)
+                figures["ratio_core_sqlite"] = result.ratio
+            async with scratch_postgres("bench_floor") as url:
+                await asyncio.to_thread(migrate.upgrade, url)
+                result = await measure(
+                    harness, echo, rounds, people, lambda: commit_bot(harness.api_url, url)
+                )
+                print(line("PostgreSQL, SQLAlchemy commit:", result), flush=True)
+                figures["ratio_commit_postgres"] = result.ratio
+                figures["commit_per_s_postgres"] = median(result.rates)
+                result = await measure(
+                    harness, echo, rounds, people, lambda: core_bot(harness.api_url, url)
+                )
+                print(line("PostgreSQL, Core commit:", result), flush=True)
+                figures["ratio_core_postgres"] = result.ratio
+                result = await measure(
+                    harness, echo, rounds, people, lambda: asyncpg_bot(harness.api_url, url)
+                )
+                print(line("PostgreSQL, bare asyncpg:", result), flush=True)
+                figures["ratio_asyncpg_postgres"] = result.ratio
+                figures["asyncpg_per_s_postgres"] = median(result.rates)
+    finally:
+        await echo.harness.stop()
+        await harness.stop()
+    return figures
+
+
+def cli() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer rounds (under a minute)")
+    parser.add_argument("--users", type=int, default=300, help="users sending at once")
+    parser.add_argument("--rounds", type=int, help="rounds per bot (default 7, quick 2)")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    figures = asyncio.run(main(args.users, args.rounds or (2 if args.quick else 7)))
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    cli()

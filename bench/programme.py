@@ -65,7 +65,7 @@ from sqlalchemy import func, select
 from bench.updates import TOKEN, farmgate, scratch_postgres
 from bot import migrate
 from bot.app import App
-from bot.config import REPO_ROOT, Settings
+from bot.config import REPO_ROOT
 from bot.db import make_engine, make_sessionmaker
 from bot.formatting import schedule_example
 from bot.i18n import make_i18n
@@ -80,11 +80,12 @@ from bot.models import (
     User,
     utcnow,
 )
-from handlers import callbacks
 from handlers.callbacks import (
     AuctionCb,
     ChoiceCb,
+    CollectCb,
     LotCb,
+    PayoutCb,
     QuickBidCb,
     SummaryCb,
     VillageAdminCb,
@@ -104,10 +105,6 @@ STEP_TIMEOUT = 60.0  # seconds for one reply, under the load of hundreds of user
 NOTICES_TIMEOUT = 600.0  # seconds for a notice to reach every farmer
 
 Predicate = Callable[[BotMessage], object]
-
-# Payouts are due the day the collection completes (PAYOUT_DAYS, 7 by default), so that
-# /due lists them at once; a setting of issue 9's collection (absent before it).
-PAY_AT_ONCE = {"payout_days": 0} if "payout_days" in Settings.model_fields else {}
 
 
 # ---------------------------------------------------------------- the cast
@@ -190,23 +187,6 @@ def make_plan(farmers: int, total_kg: int, lot_kg: int, seed: int = 2024) -> Pla
 
 
 # ---------------------------------------------------------------- talking to the bot
-
-
-def issue9(name: str) -> Any:
-    """The buttons of issue 9's collection (CollectCb) and payouts (PayoutCb) dialogues,
-    written on branches of their own; without them the programme cannot go on."""
-    factory = getattr(callbacks, name, None)
-    if factory is None:
-        raise NotImplementedError(
-            f"handlers.callbacks.{name} is missing: the coordinator's "
-            + ("collection dialogue" if name == "CollectCb" else "payouts dialogue")
-            + " (issue 9) is not merged here yet, so the programme stops after the lots are sold"
-        )
-    return factory
-
-
-def issue9_merged() -> bool:
-    return all(hasattr(callbacks, name) for name in ("CollectCb", "PayoutCb"))
 
 
 def with_button(data: str) -> Predicate:
@@ -297,10 +277,7 @@ COLLECTION = (
     "📍 Bring your coffee of {lot} ({title}, {farmer_kg}) to {place}, {collect_at}. "
     "It is weighed there, and you are paid for the weighed kilograms.",
 )
-PAYOUT_SCHEDULED = (
-    "💰 Your payout for report #{farmer_seq} in {lot} is scheduled:",
-    "💴 Your payout for {lot} is scheduled for {day}.",
-)
+PAYOUT_SCHEDULED = ("💴 Your payout for report #{number} in {lot} is scheduled for {day}.",)
 PAID = (
     "✅ Paid: {amount} for {lot} was sent to you. Transfer reference: {reference}. "
     "If it has not arrived in a few days, tell the cooperative.",
@@ -354,7 +331,7 @@ class Programme:
             coordinator_ids=frozenset(COORDINATORS),
             notice_rate=self.notice_rate,
             lot_sizes_kg=(self.plan.lot_kg,),
-            **PAY_AT_ONCE,
+            payout_days=0,  # due the day the collection completes (7 by default): /due lists them
         ) as app:
             yield app
 
@@ -630,7 +607,6 @@ class Programme:
     ) -> None:
         """/collect, the lot's "📦 Collection": place, time, each report weighed (✓ as reported
         or ✏️ typed), page by page, then "✅ Complete collection" and "✅ Yes, complete it"."""
-        CollectCb = issue9("CollectCb")
 
         def cb(action: str, report_id: int = 0, page: int = 0) -> str:
             return CollectCb(action=action, lot_id=lot_id, report_id=report_id, page=page).pack()
@@ -715,7 +691,6 @@ class Programme:
     async def pay(self) -> None:
         """/due: the first few paid one by one ("✅ #12 paid", a reference each), then "✅ Mark
         all due paid" with one reference for the rest."""
-        PayoutCb = issue9("PayoutCb")
 
         chat = self.coordinators[0]
         for _ in range(3):

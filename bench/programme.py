@@ -52,7 +52,7 @@ import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -287,16 +287,6 @@ PAID = (
 # ---------------------------------------------------------------- the programme
 
 
-@dataclass
-class Figures:
-    started: float = field(default_factory=time.monotonic)
-    steps: dict[str, float] = field(default_factory=dict)
-    values: dict[str, Any] = field(default_factory=dict)
-
-    def lap(self, name: str, since: float) -> None:
-        self.steps[name] = round(time.monotonic() - since, 1)
-
-
 class Programme:
     """The people's chats with the running bot, and the steps they take in order."""
 
@@ -314,7 +304,7 @@ class Programme:
         self.concurrency = concurrency
         self.notice_rate = notice_rate
         self.words = Words()
-        self.figures = Figures()
+        self.started = time.monotonic()
         self.lot_ids: list[int] = []
         self.opened_by: dict[int, list[int]] = {}  # coordinator -> the lots they opened
         self.coordinators = [self.emu.user(tid, language_code="en") for tid in COORDINATORS]
@@ -336,7 +326,7 @@ class Programme:
             yield app
 
     def say(self, line: str) -> None:
-        elapsed = time.monotonic() - self.figures.started
+        elapsed = time.monotonic() - self.started
         print(f"[{elapsed:6.1f} s] {line}", flush=True)
 
     async def everyone(

@@ -99,8 +99,20 @@ class Recorded(BaseMiddleware):
 
 
 @asynccontextmanager
+async def recording_bot(
+    api_url: str, record: Callable[[int], Awaitable[None]]
+) -> AsyncIterator[None]:
+    """The echo bot, each update recorded by `record` before the echo."""
+    dp = Dispatcher()
+    dp.update.outer_middleware(Recorded(record))
+    dp.include_router(echo_router())
+    async with polling(dp, api_url):
+        yield
+
+
+@asynccontextmanager
 async def commit_bot(api_url: str, database_url: str) -> AsyncIterator[None]:
-    """Echo after INSERT + COMMIT through SQLAlchemy, as farmgate's engine is configured."""
+    """INSERT + COMMIT through SQLAlchemy's AsyncSession, as farmgate's engine is configured."""
     engine = make_engine(database_url)
     sessions = make_sessionmaker(engine)
     statement = insert(ProcessedUpdate)
@@ -109,11 +121,8 @@ async def commit_bot(api_url: str, database_url: str) -> AsyncIterator[None]:
         async with sessions() as session, session.begin():
             await session.execute(statement, {"update_id": update_id})
 
-    dp = Dispatcher()
-    dp.update.outer_middleware(Recorded(record))
-    dp.include_router(echo_router())
     try:
-        async with polling(dp, api_url):
+        async with recording_bot(api_url, record):
             yield
     finally:
         await engine.dispose()
@@ -121,7 +130,7 @@ async def commit_bot(api_url: str, database_url: str) -> AsyncIterator[None]:
 
 @asynccontextmanager
 async def core_bot(api_url: str, database_url: str) -> AsyncIterator[None]:
-    """Echo after INSERT + COMMIT on SQLAlchemy Core's AsyncConnection (no ORM Session)."""
+    """The same INSERT + COMMIT on SQLAlchemy Core's AsyncConnection (no ORM Session)."""
     engine = make_engine(database_url)
     statement = insert(ProcessedUpdate)
 
@@ -129,11 +138,8 @@ async def core_bot(api_url: str, database_url: str) -> AsyncIterator[None]:
         async with engine.begin() as connection:
             await connection.execute(statement, {"update_id": update_id})
 
-    dp = Dispatcher()
-    dp.update.outer_middleware(Recorded(record))
-    dp.include_router(echo_router())
     try:
-        async with polling(dp, api_url):
+        async with recording_bot(api_url, record):
             yield
     finally:
         await engine.dispose()
@@ -141,7 +147,7 @@ async def core_bot(api_url: str, database_url: str) -> AsyncIterator[None]:
 
 @asynccontextmanager
 async def asyncpg_bot(api_url: str, database_url: str) -> AsyncIterator[None]:
-    """Echo after the same INSERT through a bare asyncpg pool (autocommit)."""
+    """The same INSERT through a bare asyncpg pool (autocommit)."""
     dsn = make_url(database_url).set(drivername="postgresql").render_as_string(False)
     pool = await asyncpg.create_pool(dsn, min_size=2, max_size=10)
 
@@ -151,11 +157,8 @@ async def asyncpg_bot(api_url: str, database_url: str) -> AsyncIterator[None]:
             update_id,
         )
 
-    dp = Dispatcher()
-    dp.update.outer_middleware(Recorded(record))
-    dp.include_router(echo_router())
     try:
-        async with polling(dp, api_url):
+        async with recording_bot(api_url, record):
             yield
     finally:
         await pool.close()

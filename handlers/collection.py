@@ -181,17 +181,27 @@ async def ask_place(turn: Turn) -> None:
         await turn.say(t.place_question(view), _cancel_markup())
 
 
+async def _unfinished(
+    turn: Turn, lot_id: int, callback_answer: CallbackAnswer
+) -> collections.CollectionView | None:
+    """The lot's collection while it can still change; otherwise the press is answered why."""
+    try:
+        view = await collections.collection_view(turn.session, turn.user, lot_id)
+    except DomainError as exc:
+        _alert(callback_answer, exc)
+        return None
+    if view.invoice_fen is not None:
+        _alert(callback_answer, DomainError("collection_completed"))
+        return None
+    return view
+
+
 @router.callback_query(CollectCb.filter(F.action == "place"), coordinator)
 async def change_place(
     callback: CallbackQuery, callback_data: CollectCb, turn: Turn, callback_answer: CallbackAnswer
 ) -> None:
-    try:
-        view = await collections.collection_view(turn.session, turn.user, callback_data.lot_id)
-    except DomainError as exc:
-        _alert(callback_answer, exc)
-        return
-    if view.invoice_fen is not None:
-        _alert(callback_answer, DomainError("collection_completed"))
+    view = await _unfinished(turn, callback_data.lot_id, callback_answer)
+    if view is None:
         return
     await _start_place(turn, view.lot_id)
 
@@ -277,13 +287,8 @@ async def record_pressed(
 async def type_pressed(
     callback: CallbackQuery, callback_data: CollectCb, turn: Turn, callback_answer: CallbackAnswer
 ) -> None:
-    try:
-        view = await collections.collection_view(turn.session, turn.user, callback_data.lot_id)
-    except DomainError as exc:
-        _alert(callback_answer, exc)
-        return
-    if view.invoice_fen is not None:
-        _alert(callback_answer, DomainError("collection_completed"))
+    view = await _unfinished(turn, callback_data.lot_id, callback_answer)
+    if view is None:
         return
     await turn.state.set_state(Collecting.weight)
     await turn.state.set_data(

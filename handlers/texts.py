@@ -464,12 +464,19 @@ def lot_status_label(status: str) -> str:
 def help_text(user: User, programme: str) -> str:
     """What this user can do now: it depends on the role and, for a merchant, the status."""
     if user.role == Role.FARMER and user.registered:
-        return _(
-            "farmgate helps you sell your coffee together with your neighbours.\n\n"
-            "📦 Report harvest: tell us what you have (about a minute, mostly buttons).\n"
-            "📋 My reports: see your reports and withdraw one not yet sold.\n"
-            "👤 Profile: change your name, phone or village.\n\n"
-            "/language changes the language, /cancel stops any question."
+        return (
+            _(
+                "farmgate helps you sell your coffee together with your neighbours.\n\n"
+                "📦 Report harvest: tell us what you have (about a minute, mostly buttons).\n"
+                "📋 My reports: see your reports and withdraw one not yet sold.\n"
+                "👤 Profile: change your name, phone or village.\n\n"
+                "/language changes the language, /cancel stops any question."
+            )
+            + "\n\n"
+            + _(
+                "💴 Payouts (/payouts): what you are paid for coffee sold and weighed, when, and "
+                "whether it is paid. If a payout message is wrong, press ⚠️ This is wrong on it."
+            )
         )
     if may_reapply(user):
         return _(
@@ -478,16 +485,23 @@ def help_text(user: User, programme: str) -> str:
             "/language changes the language, /cancel stops any question."
         )
     if user.role == Role.MERCHANT and user.merchant_status == MerchantStatus.APPROVED:
-        return _(
-            "You are an approved merchant of {programme} ({company}).\n\n"
-            "Coffee pooled from many farmers is auctioned here, in this chat: we message you "
-            "when a lot opens.\n\n"
-            "🔨 Lots (/lots): the lots open now; open one to see it, its photos, and bid.\n"
-            "💰 My bids (/mybids): your lots, whether you lead, what you won and owe.\n"
-            "📖 Rules (/rules): how bidding works.\n\n"
-            "The programme's announcements arrive here too. /language changes the language, "
-            "/cancel stops typing a price."
-        ).format(programme=programme, company=user.company or "—")
+        return (
+            _(
+                "You are an approved merchant of {programme} ({company}).\n\n"
+                "Coffee pooled from many farmers is auctioned here, in this chat: we message you "
+                "when a lot opens.\n\n"
+                "🔨 Lots (/lots): the lots open now; open one to see it, its photos, and bid.\n"
+                "💰 My bids (/mybids): your lots, whether you lead, what you won and owe.\n"
+                "📖 Rules (/rules): how bidding works.\n\n"
+                "The programme's announcements arrive here too. /language changes the language, "
+                "/cancel stops typing a price."
+            ).format(programme=programme, company=user.company or "—")
+            + "\n\n"
+            + _(
+                "When you win a lot, a coordinator tells you where and when to collect it; after "
+                "the weighing your invoice (weighed kg × your price) arrives here."
+            )
+        )
     if user.role == Role.MERCHANT and user.registered:
         return _(
             "Your registration ({company}) is waiting for a coordinator's approval. There is "
@@ -518,6 +532,13 @@ def help_text(user: User, programme: str) -> str:
                 "season or in all.\n"
                 "💾 Export (/export): all the data as CSV files (farmers, harvest reports, lots, "
                 "bids, collections, payouts)."
+            )
+            + "\n\n"
+            + _(
+                "/collect: sold lots to collect: set the place and time, record each farmer's "
+                "weighed kg, then complete (the merchant is invoiced, the payouts scheduled).\n"
+                "/due: payouts due; mark them paid with the transfer reference.\n"
+                "/disputes: farmers' open disputes about payouts; correct the amount or explain."
             )
         )
     return _("Welcome to {programme}! Send /start to register as a farmer or a merchant.").format(

@@ -170,7 +170,10 @@ async def test_help_says_what_each_user_can_do_now(
         "📖 Rules (/rules): how bidding works.\n\n"
         "The programme's announcements arrive here too. /language changes the language, "
         "/cancel stops typing a price."
-    ).format(programme=PROGRAMME, company="Co 712")
+    ).format(programme=PROGRAMME, company="Co 712") + "\n\n" + t(
+        "When you win a lot, a coordinator tells you where and when to collect it; after "
+        "the weighing your invoice (weighed kg × your price) arrives here."
+    )
     rejected = await help_for(emulator.user(713, language_code=lang))
     assert rejected == t(
         "Your merchant registration was not approved. Send /start to apply again with "
@@ -179,7 +182,8 @@ async def test_help_says_what_each_user_can_do_now(
     )
     farmer = emulator.user(714, language_code=lang)
     await register_farmer(farmer, lang, name="Bo")
-    assert t("📦 Report harvest") in await help_for(farmer)
+    farmer_help = await help_for(farmer)
+    assert t("📦 Report harvest") in farmer_help and "/payouts" in farmer_help
     coordinator = await _coordinator(emulator, lang)
     await coordinator.send("/help")
     said = await coordinator.receive()
@@ -202,6 +206,11 @@ async def test_help_says_what_each_user_can_do_now(
         "season or in all.\n"
         "💾 Export (/export): all the data as CSV files (farmers, harvest reports, lots, "
         "bids, collections, payouts)."
+    ) + "\n\n" + t(
+        "/collect: sold lots to collect: set the place and time, record each farmer's "
+        "weighed kg, then complete (the merchant is invoiced, the payouts scheduled).\n"
+        "/due: payouts due; mark them paid with the transfer reference.\n"
+        "/disputes: farmers' open disputes about payouts; correct the amount or explain."
     )
     assert t("📣 Announcement") in said.reply_buttons
 

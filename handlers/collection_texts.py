@@ -10,6 +10,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from aiogram.utils.i18n import gettext as _
+from aiogram.utils.i18n import ngettext
 from babel.numbers import format_decimal
 
 from bot.formatting import format_day, format_money, format_price, format_quantity, format_schedule
@@ -210,9 +211,11 @@ def confirmation(
                 )
             )
     lines.append(
-        _("{count} payouts to farmers, to be paid on {date}:").format(
-            count=len(delivered), date=format_day(due_on, locale())
-        )
+        ngettext(
+            "{count} payout to a farmer, to be paid on {date}:",
+            "{count} payouts to farmers, to be paid on {date}:",
+            len(delivered),
+        ).format(count=len(delivered), date=format_day(due_on, locale()))
     )
     lines += _fee_lines(list(fees), settlement.fee_totals, fees)
     lines.append(
@@ -223,16 +226,23 @@ def confirmation(
     missing = len(view.contributions) - len(delivered)
     if missing:
         lines.append(
-            _("{count} report(s) not delivered: no payout for them.").format(count=missing)
+            ngettext(
+                "{count} report not delivered: no payout for it.",
+                "{count} reports not delivered: no payout for them.",
+                missing,
+            ).format(count=missing)
         )
     lines.append(_("After this the weights cannot be changed."))
     return "\n".join(lines)
 
 
 def completed_text(done: Completed) -> str:
-    return _(
+    return ngettext(
         "✅ The collection of {lot} is completed: {weighed} weighed, invoice {total} sent to "
-        "the merchant, {count} payouts scheduled for {date}. The farmers are told."
+        "the merchant, {count} payout scheduled for {date}. The farmer is told.",
+        "✅ The collection of {lot} is completed: {weighed} weighed, invoice {total} sent to "
+        "the merchant, {count} payouts scheduled for {date}. The farmers are told.",
+        len(done.payouts),
     ).format(
         lot=lot_name(done.lot_id),
         weighed=kg(done.weighed_grams),

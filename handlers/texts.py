@@ -243,7 +243,7 @@ def quantity_problem(exc: QuantityRejected) -> str:
         Problem.EMPTY: _("Please type the quantity."),
         Problem.UNREADABLE: _("I could not read a number there."),
         Problem.UNKNOWN_UNIT: _("I do not know that unit. Please use kg, 公斤, 斤 or t."),
-        Problem.NO_UNIT: _("Please add a unit."),
+        Problem.NO_UNIT: _("Please add a unit: kg, 公斤, 斤 or 吨."),
         Problem.AMBIGUOUS_SEPARATOR: _("Please write decimals with a dot, like 12.5."),
         Problem.ZERO: _("The quantity cannot be zero."),
         Problem.NEGATIVE: _("The quantity cannot be negative."),

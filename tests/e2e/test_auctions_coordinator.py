@@ -277,7 +277,7 @@ async def test_typed_answers_and_every_bad_one_are_answered(
 
     await answer("lots", t("I could not read a number there."), size_question)
     await answer("0 kg", t("The quantity cannot be zero."), size_question)
-    await answer("5", t("Please add a unit."), size_question)
+    await answer("5", t("Please add a unit: kg, 公斤, 斤 or 吨."), size_question)
     await answer(
         "200 t", t("That is more than 100 tonnes: please check the number and unit."), size_question
     )

@@ -97,7 +97,7 @@ async def test_a_coordinator_collects_a_sold_lot_and_everyone_is_told(
     assert problem.text == t("I could not read a number there.")
     assert (await coordinator.receive()).text == question.text
     await coordinator.send("698.5")
-    assert (await coordinator.receive()).text == t("Please add a unit.")
+    assert (await coordinator.receive()).text == t("Please add a unit: kg, 公斤, 斤 or 吨.")
     assert (await coordinator.receive()).text == question.text
     await coordinator.send("698.5 kg")
     recorded = await coordinator.receive()

@@ -122,6 +122,7 @@ class ReportStatus(enum.StrEnum):
     COLLECTED = "collected"
     PAID = "paid"
     WITHDRAWN = "withdrawn"
+    NOT_DELIVERED = "not_delivered"  # in a sold lot, but not brought to the collection
 
 
 class Village(Base):

@@ -161,6 +161,7 @@ def status_label(status: ReportStatus) -> str:
         ReportStatus.COLLECTED: _("Handed over to the buyer: waiting for your payment"),
         ReportStatus.PAID: _("Paid: this report is finished"),
         ReportStatus.WITHDRAWN: _("Withdrawn by you: it will not be sold"),
+        ReportStatus.NOT_DELIVERED: _("Not brought to the collection: not paid"),
     }[status]
 
 

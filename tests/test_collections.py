@@ -178,7 +178,7 @@ async def test_recording_weights_and_completing_reconciles(
     assert statuses == {
         first: ReportStatus.COLLECTED,
         second: ReportStatus.COLLECTED,
-        third: ReportStatus.WITHDRAWN,
+        third: ReportStatus.NOT_DELIVERED,
     }
 
     (invoice,) = await notices(session, "invoice")

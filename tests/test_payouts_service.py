@@ -28,6 +28,7 @@ from bot.models import (
     CoordinatorVia,
     DisputeStatus,
     Grade,
+    HarvestReport,
     Lot,
     LotReport,
     LotStatus,
@@ -231,6 +232,8 @@ async def test_marking_paid_twice_at_once_pays_once(
     assert notice.recipient_id == people["li"].id
     assert notice.payload["reference"] == stored.reference
     assert await audits(session, AuditAction.PAYOUT_PAID) == 1
+    report = await session.get(HarvestReport, payout.report_id, populate_existing=True)
+    assert report is not None and report.status == ReportStatus.PAID  # My reports: finished
 
 
 async def test_only_coordinators_pay_and_see_what_is_due(

@@ -450,7 +450,7 @@ async def complete(
 
     for ids, status in (
         ([c.report_id for c in delivered], ReportStatus.COLLECTED),
-        ([c.report_id for c in contributions if not c.delivered], ReportStatus.WITHDRAWN),
+        ([c.report_id for c in contributions if not c.delivered], ReportStatus.NOT_DELIVERED),
     ):
         if ids:
             await session.execute(

@@ -19,16 +19,18 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.auction import FEN_PER_YUAN, parse_price
 from bot.models import (
     AuditAction,
     DisputeStatus,
+    HarvestReport,
     Payout,
     PayoutDispute,
     PayoutStatus,
+    ReportStatus,
     Role,
     User,
     utcnow,
@@ -146,6 +148,11 @@ async def _paid(
     payout.reference = reference
     payout.paid_at = now
     payout.paid_by = actor.id if isinstance(actor, User) else None
+    await session.execute(  # the farmer's report is finished (My reports says so)
+        update(HarvestReport)
+        .where(HarvestReport.id == payout.report_id)
+        .values(status=ReportStatus.PAID, updated_at=now)
+    )
     farmer = await session.get(User, payout.farmer_id)
     await audit.record(
         session,

@@ -81,7 +81,10 @@ def figures_text(f: Figures, settings: Settings) -> str:
     weight = partial(format_quantity, locale=lang, translate=_)
     lines = [heading, ""]
     lines.append(_("Farmers registered: {count}").format(count=n(f.farmers)))
-    lines += [f"  · {v.village}: {n(v.farmers)}" for v in f.farmers_by_village]
+    lines += [
+        _("  · {village}: {count}").format(village=v.village, count=n(v.farmers))
+        for v in f.farmers_by_village
+    ]
     lines.append(
         _("Harvest reported: {kg} (reports: {reports})").format(
             kg=weight(f.reported_grams), reports=n(f.reports)

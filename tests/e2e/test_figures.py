@@ -81,7 +81,9 @@ async def test_stats_and_its_periods(
     assert message.message_id == shown.message_id  # edited in place
     lines = message.text.splitlines()
     assert tr("Farmers registered: {count}").format(count="4") in lines
-    assert "  · Conggang: 3" in lines and "  · Nankang: 1" in lines
+    village = tr("  · {village}: {count}")
+    assert village.format(village="Conggang", count="3") in lines
+    assert village.format(village="Nankang", count="1") in lines
     assert (
         tr("Sold: {kg} for {value} ({invoiced} of it invoiced)").format(
             kg=format_quantity(3_590_000, lang, tr),

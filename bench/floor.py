@@ -13,8 +13,8 @@ on the same harness as bench/updates.py (300 users at once, rounds paired with e
 - ``asyncpg`` (PostgreSQL only): the same INSERT through the bare driver (a pool, autocommit),
   no SQLAlchemy at all.
 
-If ``commit`` alone is below 0.5 of echo, no design of the bot reaches 0.5 while it keeps the
-chosen stack and commits what a user did before replying. Human-readable lines first; the
+If ``commit`` alone is below 0.5 of echo, no design that keeps an ORM session on every
+update (and commits what a user did before replying) reaches 0.5. Human-readable lines first; the
 last line is one JSON object.
 """
 
@@ -35,20 +35,19 @@ if __package__ in (None, ""):  # run as a script: make the checkout importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import asyncpg
-from aiogram import BaseMiddleware, Bot, Dispatcher, Router
-from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.client.telegram import TelegramAPIServer
-from aiogram.types import Message, TelegramObject, Update
+from aiogram import BaseMiddleware, Dispatcher
+from aiogram.types import TelegramObject, Update
 from sqlalchemy import insert
 from sqlalchemy.engine import make_url
 
 from bench.updates import (
-    TOKEN,
     Echo,
     Harness,
     Paired,
+    echo_router,
     median,
     paired,
+    polling,
     scratch_postgres,
     texts,
 )
@@ -58,32 +57,6 @@ from bot.db import make_engine, make_sessionmaker
 from bot.models import ProcessedUpdate
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
-
-
-@asynccontextmanager
-async def polling(dp: Dispatcher, api_url: str) -> AsyncIterator[None]:
-    bot = Bot(TOKEN, session=AiohttpSession(api=TelegramAPIServer.from_base(api_url)))
-    started = asyncio.Event()
-    dp.startup.register(lambda: started.set())
-    task = asyncio.create_task(
-        dp.start_polling(bot, polling_timeout=1, handle_signals=False, close_bot_session=True)
-    )
-    await asyncio.wait_for(started.wait(), timeout=30)
-    try:
-        yield
-    finally:
-        await asyncio.wait_for(dp.stop_polling(), timeout=10)
-        await asyncio.wait_for(task, timeout=10)
-
-
-def echo_router() -> Router:
-    router = Router()
-
-    @router.message()
-    async def echo(message: Message) -> None:
-        await message.answer(message.text or "?")
-
-    return router
 
 
 class Recorded(BaseMiddleware):
@@ -111,35 +84,23 @@ async def recording_bot(
 
 
 @asynccontextmanager
-async def commit_bot(api_url: str, database_url: str) -> AsyncIterator[None]:
-    """INSERT + COMMIT through SQLAlchemy's AsyncSession, as farmgate's engine is configured."""
+async def sqlalchemy_bot(api_url: str, database_url: str, *, orm: bool) -> AsyncIterator[None]:
+    """INSERT + COMMIT through SQLAlchemy as farmgate's engine is configured: in an AsyncSession
+    (`orm`, as farmgate does it) or on Core's AsyncConnection, without the session."""
     engine = make_engine(database_url)
     sessions = make_sessionmaker(engine)
     statement = insert(ProcessedUpdate)
 
-    async def record(update_id: int) -> None:
+    async def in_session(update_id: int) -> None:
         async with sessions() as session, session.begin():
             await session.execute(statement, {"update_id": update_id})
 
-    try:
-        async with recording_bot(api_url, record):
-            yield
-    finally:
-        await engine.dispose()
-
-
-@asynccontextmanager
-async def core_bot(api_url: str, database_url: str) -> AsyncIterator[None]:
-    """The same INSERT + COMMIT on SQLAlchemy Core's AsyncConnection (no ORM Session)."""
-    engine = make_engine(database_url)
-    statement = insert(ProcessedUpdate)
-
-    async def record(update_id: int) -> None:
+    async def on_connection(update_id: int) -> None:
         async with engine.begin() as connection:
             await connection.execute(statement, {"update_id": update_id})
 
     try:
-        async with recording_bot(api_url, record):
+        async with recording_bot(api_url, in_session if orm else on_connection):
             yield
     finally:
         await engine.dispose()
@@ -184,52 +145,48 @@ def line(name: str, result: Paired) -> str:
     )
 
 
+def bots(api_url: str, url: str, database: str) -> list[tuple[str, str, Callable[[], Any]]]:
+    """(label, figure name, bot) for each way of recording an update on this database."""
+    found = [
+        ("SQLAlchemy commit", "commit", lambda: sqlalchemy_bot(api_url, url, orm=True)),
+        ("Core commit", "core", lambda: sqlalchemy_bot(api_url, url, orm=False)),
+    ]
+    if database == "postgres":
+        found.append(("bare asyncpg", "asyncpg", lambda: asyncpg_bot(api_url, url)))
+    return found
+
+
+async def measure_all(
+    harness: Harness, echo: Echo, rounds: int, url: str, database: str, figures: dict[str, Any]
+) -> None:
+    people = [200_000 + i for i in range(len(echo.users))]
+    await asyncio.to_thread(migrate.upgrade, url)
+    name = {"sqlite": "SQLite", "postgres": "PostgreSQL"}[database]
+    for label, key, bot in bots(harness.api_url, url, database):
+        result = await measure(harness, echo, rounds, people, bot)
+        print(line(f"{name}, {label}:", result), flush=True)
+        figures[f"ratio_{key}_{database}"] = result.ratio
+        figures[f"{key}_per_s_{database}"] = median(result.rates)
+        figures.setdefault("echo_rates", []).extend(result.echo_rates)
+
+
 async def main(users: int, rounds: int) -> dict[str, Any]:
     harness, echo = Harness(), Echo(users)
     await harness.start()
     await echo.harness.start()
-    people = [200_000 + i for i in range(users)]
     figures: dict[str, Any] = {"users": users, "rounds": rounds}
     try:
         async with bare_echo_bot(echo.harness.api_url):
             await echo.harness.feed(texts(echo.users[:50], "hello"))  # warm-up
             with tempfile.TemporaryDirectory() as directory:
                 url = f"sqlite+aiosqlite:///{directory}/floor.db"
-                await asyncio.to_thread(migrate.upgrade, url)
-                result = await measure(
-                    harness, echo, rounds, people, lambda: commit_bot(harness.api_url, url)
-                )
-                print(line("SQLite, SQLAlchemy commit:", result), flush=True)
-                figures["ratio_commit_sqlite"] = result.ratio
-                figures["commit_per_s_sqlite"] = median(result.rates)
-                figures["echo_per_s"] = median(result.echo_rates)
-                result = await measure(
-                    harness, echo, rounds, people, lambda: core_bot(harness.api_url, url)
-                )
-                print(line("SQLite, Core commit:", result), flush=True)
-                figures["ratio_core_sqlite"] = result.ratio
+                await measure_all(harness, echo, rounds, url, "sqlite", figures)
             async with scratch_postgres("bench_floor") as url:
-                await asyncio.to_thread(migrate.upgrade, url)
-                result = await measure(
-                    harness, echo, rounds, people, lambda: commit_bot(harness.api_url, url)
-                )
-                print(line("PostgreSQL, SQLAlchemy commit:", result), flush=True)
-                figures["ratio_commit_postgres"] = result.ratio
-                figures["commit_per_s_postgres"] = median(result.rates)
-                result = await measure(
-                    harness, echo, rounds, people, lambda: core_bot(harness.api_url, url)
-                )
-                print(line("PostgreSQL, Core commit:", result), flush=True)
-                figures["ratio_core_postgres"] = result.ratio
-                result = await measure(
-                    harness, echo, rounds, people, lambda: asyncpg_bot(harness.api_url, url)
-                )
-                print(line("PostgreSQL, bare asyncpg:", result), flush=True)
-                figures["ratio_asyncpg_postgres"] = result.ratio
-                figures["asyncpg_per_s_postgres"] = median(result.rates)
+                await measure_all(harness, echo, rounds, url, "postgres", figures)
     finally:
         await echo.harness.stop()
         await harness.stop()
+    figures["echo_per_s"] = median(figures.pop("echo_rates"))
     return figures
 
 

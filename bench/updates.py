@@ -169,17 +169,20 @@ async def throughput(
 # ---------------------------------------------------------------- the bots
 
 
-@asynccontextmanager
-async def echo_bot(api_url: str) -> AsyncIterator[None]:
-    """A bare aiogram echo bot: aiogram's defaults, no middleware, no database."""
+def echo_router() -> Router:
+    """One handler answering the text: the echo bot's whole logic."""
     router = Router()
 
     @router.message()
     async def echo(message: Message) -> None:
         await message.answer(message.text or "?")
 
-    dp = Dispatcher()
-    dp.include_router(router)
+    return router
+
+
+@asynccontextmanager
+async def polling(dp: Dispatcher, api_url: str) -> AsyncIterator[None]:
+    """A dispatcher long-polling the emulator with aiogram's defaults, until the block ends."""
     bot = Bot(TOKEN, session=AiohttpSession(api=TelegramAPIServer.from_base(api_url)))
     started = asyncio.Event()
     dp.startup.register(lambda: started.set())
@@ -192,6 +195,15 @@ async def echo_bot(api_url: str) -> AsyncIterator[None]:
     finally:
         await asyncio.wait_for(dp.stop_polling(), timeout=10)
         await asyncio.wait_for(task, timeout=10)
+
+
+@asynccontextmanager
+async def echo_bot(api_url: str) -> AsyncIterator[None]:
+    """A bare aiogram echo bot: aiogram's defaults, no middleware, no database."""
+    dp = Dispatcher()
+    dp.include_router(echo_router())
+    async with polling(dp, api_url):
+        yield
 
 
 @asynccontextmanager

@@ -42,7 +42,7 @@ from bot.payouts import Settlement, settle_lot
 from bot.quantity import MAX_GRAMS
 from bot.services import audit
 from bot.services.access import Actor, require_coordinator
-from bot.services.errors import DomainError
+from bot.services.errors import DomainError, typed_text
 from bot.services.lots import MAX_ID, locked_lot, lot_facts
 from bot.services.payouts import payout_facts
 
@@ -200,12 +200,7 @@ async def awaiting_collection(session: AsyncSession, actor: Actor) -> list[Colle
 
 def check_place(place: str) -> str:
     """The place as it will be shown: trimmed, not empty, not too long."""
-    cleaned = " ".join(place.split())
-    if not cleaned:
-        raise DomainError("place_empty")
-    if len(cleaned) > PLACE_LIMIT:
-        raise DomainError("place_too_long", limit=PLACE_LIMIT)
-    return cleaned
+    return typed_text(" ".join(place.split()), "place", PLACE_LIMIT)
 
 
 async def _sold_lot(session: AsyncSession, lot_id: int) -> Lot:

@@ -16,7 +16,7 @@ from bot.models import AuditAction, CoordinatorVia, MerchantStatus, Role, User, 
 from bot.outbox import enqueue
 from bot.services import audit
 from bot.services.access import CONFIGURATION, Actor, require_coordinator
-from bot.services.errors import DomainError
+from bot.services.errors import DomainError, typed_text
 
 MAX_REASON = 500
 
@@ -76,11 +76,7 @@ async def reject_merchant(
 ) -> User:
     """Turned down with a reason the merchant reads; they may apply again (/start)."""
     await require_coordinator(session, coordinator)
-    reason = " ".join(reason.split())
-    if not reason:
-        raise DomainError("reason_empty")
-    if len(reason) > MAX_REASON:
-        raise DomainError("reason_too_long", limit=MAX_REASON)
+    reason = typed_text(" ".join(reason.split()), "reason", MAX_REASON)
     merchant = await pending_merchant(session, merchant_id)
     merchant.merchant_status = MerchantStatus.REJECTED
     merchant.merchant_reject_reason = reason

@@ -10,3 +10,14 @@ class DomainError(Exception):
         super().__init__(reason)
         self.reason = reason
         self.details = details
+
+
+def typed_text(text: str | None, name: str, limit: int) -> str:
+    """Free text a user typed, stripped: DomainError("<name>_empty") when nothing is left,
+    ("<name>_too_long", limit=...) past `limit` characters."""
+    cleaned = (text or "").strip()
+    if not cleaned:
+        raise DomainError(f"{name}_empty")
+    if len(cleaned) > limit:
+        raise DomainError(f"{name}_too_long", limit=limit)
+    return cleaned

@@ -39,7 +39,7 @@ from bot.outbox import PERSONAL, enqueue, enqueue_for
 from bot.quantity import normalise
 from bot.services import audit
 from bot.services.access import Actor, require_coordinator
-from bot.services.errors import DomainError
+from bot.services.errors import DomainError, typed_text
 from bot.services.periods import season_start
 
 REFERENCE_MAX = 100  # Payout.reference
@@ -74,28 +74,18 @@ def payout_facts(payout: Payout) -> dict[str, Any]:
     }
 
 
-def check_text(text: str, empty: str, too_long: str, limit: int) -> str:
-    """Typed free text, stripped: refused when empty or longer than `limit` characters."""
-    text = (text or "").strip()
-    if not text:
-        raise DomainError(empty)
-    if len(text) > limit:
-        raise DomainError(too_long, limit=limit)
-    return text
-
-
 def check_reference(text: str) -> str:
     """A transfer's id as typed (bank or mobile-money), 1-100 characters."""
-    return check_text(text, "reference_empty", "reference_too_long", REFERENCE_MAX)
+    return typed_text(text, "reference", REFERENCE_MAX)
 
 
 def check_reason(text: str) -> str:
     """Why the farmer thinks a payout is wrong, 1-1000 characters."""
-    return check_text(text, "dispute_reason_empty", "dispute_reason_too_long", REASON_MAX)
+    return typed_text(text, "dispute_reason", REASON_MAX)
 
 
 def check_explanation(text: str) -> str:
-    return check_text(text, "explanation_empty", "explanation_too_long", REASON_MAX)
+    return typed_text(text, "explanation", REASON_MAX)
 
 
 def parse_correction(text: str) -> int:

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.models import AuditAction, Village
 from bot.services import audit
 from bot.services.access import Actor, require_coordinator
-from bot.services.errors import DomainError
+from bot.services.errors import DomainError, typed_text
 
 CODE_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 MAX_NAME = 100
@@ -25,12 +25,7 @@ def _default_code(name: str) -> str:
 
 
 def clean_village_name(name: str) -> str:
-    name = " ".join(name.split())
-    if not name:
-        raise DomainError("village_name_empty")
-    if len(name) > MAX_NAME:
-        raise DomainError("village_name_too_long", limit=MAX_NAME)
-    return name
+    return typed_text(" ".join(name.split()), "village_name", MAX_NAME)
 
 
 async def add_village(

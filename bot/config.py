@@ -80,6 +80,31 @@ class Settings(BaseSettings):
     # Payouts (issue 9): each pay date's reminder to the coordinators, at this local time
     # ("HH:MM" in TIMEZONE).
     payout_reminder_time: str = "09:00"
+    # Prices (issue 10; docs/prices.md). The feed is off unless PRICE_FEED_URL is set.
+    price_feed_url: str | None = None
+    price_feed_minutes: int = Field(default=60, ge=1, le=24 * 60)
+    price_feed_timeout_s: float = Field(default=10.0, gt=0, le=120)
+    # Green bean from the ICE "C" price: CNY per kg added per grade ("ungraded" for none).
+    price_green_differentials: dict[str, Decimal] = Field(
+        default_factory=lambda: {
+            "AA": Decimal("4.00"),
+            "A": Decimal("2.00"),
+            "AB": Decimal("1.00"),
+            "PB": Decimal("1.00"),
+            "C": Decimal("-3.00"),
+            "ungraded": Decimal("0.00"),
+        }
+    )
+    # Parchment and cherry as a share of the green bean price of the same grade.
+    price_parchment_ratio: Decimal = Field(default=Decimal("0.80"), gt=0, le=1)
+    price_cherry_ratio: Decimal = Field(default=Decimal("0.17"), gt=0, le=1)
+    # A new reference price this far (percent) from the last one waits for a coordinator.
+    price_hold_percent: Decimal = Field(default=Decimal("15"), gt=0, le=1000)
+    # An alert goes out when a price moved this far (percent) since it was last pushed.
+    price_alert_percent: Decimal = Field(default=Decimal("5"), gt=0, le=1000)
+    # The daily digest's local time, and the quiet hours in which non-urgent pushes wait.
+    price_digest_time: str = "08:00"
+    quiet_hours: str = "21:00-07:00"
 
     @field_validator("coordinator_ids", mode="before")
     @classmethod
@@ -146,14 +171,47 @@ class Settings(BaseSettings):
             raise ValueError(f"TIMEZONE {value!r} is not a known time zone") from None
         return value
 
-    @field_validator("payout_reminder_time")
+    @field_validator("payout_reminder_time", "price_digest_time")
     @classmethod
-    def _check_reminder_time(cls, value: str) -> str:
+    def _check_local_time(cls, value: str) -> str:
         try:
             time.fromisoformat(value.strip())
         except ValueError:
-            raise ValueError("PAYOUT_REMINDER_TIME is a local time like 09:00") from None
+            raise ValueError("a local time like 09:00") from None
         return value.strip()
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _check_quiet_hours(cls, value: str) -> str:
+        """ "21:00-07:00" (may wrap midnight); empty for none."""
+        value = value.strip()
+        if value:
+            start, sep, end = value.partition("-")
+            try:
+                if not sep:
+                    raise ValueError
+                time.fromisoformat(start.strip())
+                time.fromisoformat(end.strip())
+            except ValueError:
+                raise ValueError("QUIET_HOURS is two local times like 21:00-07:00") from None
+        return value
+
+    @field_validator("price_green_differentials")
+    @classmethod
+    def _differentials(cls, value: dict[str, Decimal]) -> dict[str, Decimal]:
+        allowed = {"AA", "A", "AB", "PB", "C", "ungraded"}
+        for grade, amount in value.items():
+            if grade not in allowed or (amount * 100) % 1:
+                raise ValueError(
+                    'PRICE_GREEN_DIFFERENTIALS is JSON like {"AA": "4.00", "ungraded": "0"}'
+                    " (CNY per kg, grades AA, A, AB, PB, C, ungraded)"
+                )
+        return value
+
+    @field_validator("price_feed_url", mode="before")
+    @classmethod
+    def _empty_feed_is_none(cls, value: object) -> object:
+        return value or None
 
     @field_validator("season_start")
     @classmethod
@@ -187,6 +245,18 @@ class Settings(BaseSettings):
     @property
     def reminder_time(self) -> time:
         return time.fromisoformat(self.payout_reminder_time)
+
+    @property
+    def digest_time(self) -> time:
+        return time.fromisoformat(self.price_digest_time)
+
+    @property
+    def quiet(self) -> tuple[time, time] | None:
+        """QUIET_HOURS as (start, end) local times, or None when there are none."""
+        if not self.quiet_hours:
+            return None
+        start, _, end = self.quiet_hours.partition("-")
+        return time.fromisoformat(start.strip()), time.fromisoformat(end.strip())
 
     def token_problem(self) -> str | None:
         """Why BOT_TOKEN cannot be used, or None when it looks like a token."""

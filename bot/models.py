@@ -161,6 +161,8 @@ class User(Base):
     # removed when a later question, the end of the dialogue or /cancel supersedes it.
     question_message_id: Mapped[int | None] = mapped_column(BigInteger)
     next_notice_at: Mapped[datetime | None] = mapped_column()
+    # The daily price digest (issue 10): asked at registration, default yes; /prices changes it.
+    price_digest: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
     registered_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
@@ -399,6 +401,80 @@ class DialogueState(Base):
     )
 
 
+class PriceSource(enum.StrEnum):
+    COORDINATOR = "coordinator"  # typed with /setprice
+    FEED = "feed"  # PRICE_FEED_URL, converted to CNY per kg (bot/price_feed.py)
+    AUCTION = "auction"  # a lot's winning price: an observed market price
+
+
+class PriceStatus(enum.StrEnum):
+    LIVE = "live"  # in effect: the newest live price of a product and grade is the reference
+    HELD = "held"  # moved more than PRICE_HOLD_PERCENT: waits for a coordinator, nobody told
+    REJECTED = "rejected"  # a coordinator refused a held price; kept for the record
+
+
+class Price(Base):
+    """One price per kg of a product and grade (NULL: ungraded) at a moment: the history.
+
+    Reference prices come from coordinators and the feed; auction prices are observations and
+    never become the reference. `previous_fen` is the reference it replaced (the change shown
+    on confirmation and in pushes)."""
+
+    __tablename__ = "prices"
+    __table_args__ = (Index("ix_prices_product_grade_observed", "product", "grade", "observed_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    product: Mapped[Product] = mapped_column(_enum(Product, "product"))
+    grade: Mapped[Grade | None] = mapped_column(_enum(Grade, "grade"))
+    fen_per_kg: Mapped[int] = mapped_column(Integer)
+    previous_fen: Mapped[int | None] = mapped_column(Integer)
+    source: Mapped[PriceSource] = mapped_column(_enum(PriceSource, "price_source"))
+    status: Mapped[PriceStatus] = mapped_column(
+        _enum(PriceStatus, "price_status"), default=PriceStatus.LIVE
+    )
+    observed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    set_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    lot_id: Mapped[int | None] = mapped_column(ForeignKey("lots.id"), unique=True)
+    # What the feed said, for the record (the ICE price and rate it was converted from).
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
+
+
+class PriceFeedState(Base):
+    """The price feed's health, one row per feed: an outage is told to coordinators once
+    (`outage_told`), and retries back off from `next_attempt_at`."""
+
+    __tablename__ = "price_feed_state"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    last_ok_at: Mapped[datetime | None] = mapped_column()
+    failing_since: Mapped[datetime | None] = mapped_column()
+    failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    next_attempt_at: Mapped[datetime | None] = mapped_column()
+    outage_told: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+
+
+class PricePush(Base):
+    """A push of prices that went out: the daily digest of a local day (`day`) or an alert.
+    The digest's row is written once per day by whichever process gets there first; alerts
+    compare a price with the one last pushed for its product and grade (`fen_per_kg`)."""
+
+    __tablename__ = "price_pushes"
+    __table_args__ = (UniqueConstraint("kind", "day", name="uq_price_pushes_kind_day"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))  # "digest" | "alert"
+    day: Mapped[date | None] = mapped_column(Date)  # a digest's local day
+    price_id: Mapped[int | None] = mapped_column(ForeignKey("prices.id"))
+    pushed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    recipients: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The prices this push told, {"green/AA": fen, "cherry/-": fen}: what an alert compares with.
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
 class ProcessedUpdate(Base):
     """Update ids already handled, so a redelivered update has no second effect."""
 
@@ -497,6 +573,9 @@ class AuditAction(enum.StrEnum):
     PAYOUT_PAID = "payout_paid"
     DISPUTE_RESOLVE = "dispute_resolve"
     EXPORT = "export"  # the programme's data exported as CSV (/export, farmgate export)
+    PRICE_SET = "price_set"  # a reference price typed with /setprice
+    PRICE_CONFIRM = "price_confirm"  # a held price confirmed
+    PRICE_REJECT = "price_reject"  # a held price rejected
 
 
 class AuditVia(enum.StrEnum):

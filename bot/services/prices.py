@@ -1,0 +1,150 @@
+"""Reference prices and their history (issue 10; docs/prices.md).
+
+A price is per kg of a product and grade (None: ungraded), in integer fen. The reference of a
+product and grade is its newest live price from a coordinator (/setprice) or the feed; a
+winning auction price is stored beside them as an observed market price and never becomes
+the reference. A new reference that moved more than PRICE_HOLD_PERCENT from the last one is
+held: nobody is told until a coordinator confirms it (it becomes live) or rejects it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.models import Grade, Price, PriceSource, PriceStatus, Product, utcnow
+
+REFERENCE_SOURCES = (PriceSource.COORDINATOR, PriceSource.FEED)
+
+
+@dataclass(frozen=True)
+class Key:
+    """What a price is of: a product and a grade (None: ungraded)."""
+
+    product: Product
+    grade: Grade | None = None
+
+    @property
+    def code(self) -> str:
+        """ "green/AA", "cherry/-": the key in JSON payloads and push records."""
+        return f"{self.product.value}/{self.grade.value if self.grade else '-'}"
+
+    @classmethod
+    def from_code(cls, code: str) -> Key:
+        product, _, grade = code.partition("/")
+        return cls(Product(product), None if grade in ("", "-") else Grade(grade))
+
+
+def key_of(price: Price) -> Key:
+    return Key(price.product, price.grade)
+
+
+def change_percent(old_fen: int | None, new_fen: int) -> Decimal | None:
+    """How far `new_fen` moved from `old_fen`, in percent (signed); None without an old price."""
+    if not old_fen:
+        return None
+    return (Decimal(new_fen - old_fen) * 100 / Decimal(old_fen)).quantize(Decimal("0.1"))
+
+
+def moved_beyond(old_fen: int | None, new_fen: int, percent: Decimal) -> bool:
+    """True when the move from `old_fen` is more than `percent` either way."""
+    change = change_percent(old_fen, new_fen)
+    return change is not None and abs(change) > percent
+
+
+def _is_key(key: Key) -> Any:
+    grade = Price.grade.is_(None) if key.grade is None else Price.grade == key.grade
+    return (Price.product == key.product) & grade
+
+
+async def reference(session: AsyncSession, key: Key) -> Price | None:
+    """The reference price of `key`: its newest live price from a coordinator or the feed."""
+    return await session.scalar(
+        select(Price)
+        .where(
+            _is_key(key),
+            Price.status == PriceStatus.LIVE,
+            Price.source.in_(REFERENCE_SOURCES),
+        )
+        .order_by(Price.observed_at.desc(), Price.id.desc())
+        .limit(1)
+    )
+
+
+async def references(session: AsyncSession) -> dict[Key, Price]:
+    """Every product and grade's reference price, by key."""
+    newest = (
+        select(
+            Price.id,
+            func.row_number()
+            .over(
+                partition_by=(Price.product, Price.grade),
+                order_by=(Price.observed_at.desc(), Price.id.desc()),
+            )
+            .label("n"),
+        )
+        .where(Price.status == PriceStatus.LIVE, Price.source.in_(REFERENCE_SOURCES))
+        .subquery()
+    )
+    rows = await session.scalars(
+        select(Price).join(newest, newest.c.id == Price.id).where(newest.c.n == 1)
+    )
+    return {key_of(p): p for p in rows}
+
+
+async def record(
+    session: AsyncSession,
+    key: Key,
+    fen_per_kg: int,
+    source: PriceSource,
+    *,
+    by: int | None = None,
+    at: datetime | None = None,
+    hold_percent: Decimal | None = None,
+    lot_id: int | None = None,
+    details: dict[str, Any] | None = None,
+) -> Price:
+    """Store a price. A reference price (coordinator, feed) remembers the reference it
+    replaces, and is HELD instead of live when `hold_percent` is given and it moved more than
+    that; an auction price is an observation, always live, never the reference."""
+    if fen_per_kg <= 0:
+        raise ValueError("a price is positive")
+    previous = None
+    status = PriceStatus.LIVE
+    if source in REFERENCE_SOURCES:
+        current = await reference(session, key)
+        previous = current.fen_per_kg if current else None
+        if hold_percent is not None and moved_beyond(previous, fen_per_kg, hold_percent):
+            status = PriceStatus.HELD
+    price = Price(
+        product=key.product,
+        grade=key.grade,
+        fen_per_kg=fen_per_kg,
+        previous_fen=previous,
+        source=source,
+        status=status,
+        observed_at=at or utcnow(),
+        set_by=by,
+        lot_id=lot_id,
+        details=details or {},
+    )
+    session.add(price)
+    await session.flush()
+    return price
+
+
+async def history(
+    session: AsyncSession, key: Key, since: datetime, *, sources: tuple[PriceSource, ...] = ()
+) -> list[Price]:
+    """Live prices of `key` observed since `since`, oldest first (all sources unless given)."""
+    query = select(Price).where(
+        _is_key(key), Price.status == PriceStatus.LIVE, Price.observed_at >= since
+    )
+    if sources:
+        query = query.where(Price.source.in_(sources))
+    return list(await session.scalars(query.order_by(Price.observed_at, Price.id)))

@@ -59,3 +59,47 @@ def test_change_and_keys() -> None:
         100, 115, Decimal(15)
     )
     assert Key.from_code(GREEN_AA.code) == GREEN_AA and Key.from_code("cherry/-") == CHERRY
+
+
+async def test_a_farmer_sees_the_prices_of_what_they_grow(session: AsyncSession) -> None:
+    from zoneinfo import ZoneInfo
+
+    from bot.models import User, Village
+    from bot.services import harvests, users
+    from bot.services.harvests import HarvestDraft
+
+    tz = ZoneInfo("Asia/Shanghai")
+    village = Village(name="Conggang", code="CG")
+    session.add(village)
+    await session.flush()
+    farmer: User = await users.register_farmer(
+        session,
+        await users.ensure_user(session, 501),
+        name="Li Wei",
+        phone="138 0000 0000",
+        village_id=village.id,
+    )
+    newcomer = await users.ensure_user(session, 502)
+    yesterday = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
+    now = datetime(2026, 11, 29, 6, 0, tzinfo=UTC)  # 14:00 in Yunnan
+    await prices.record(session, GREEN_AA, 3200, PriceSource.FEED, at=yesterday)
+    await prices.record(session, GREEN_AA, 3360, PriceSource.FEED, at=now - timedelta(hours=1))
+    await prices.record(session, CHERRY, 550, PriceSource.COORDINATOR, at=yesterday)
+    await prices.record(session, GREEN_AA, 3500, PriceSource.AUCTION, at=yesterday)
+    draft = HarvestDraft(
+        product="green", process="washed", variety="catimor", quantity_g=50_000, grade="AA"
+    )
+    await harvests.submit_report(session, farmer, draft)
+    await session.commit()
+
+    (line,) = await prices.board(session, farmer, now=now, tz=tz)
+    assert (line.key, line.fen, line.yesterday_fen, line.change) == (
+        GREEN_AA,
+        3360,
+        3200,
+        Decimal("5.0"),
+    )
+    assert line.auction_fen == 3500
+    # Someone who deals in nothing yet sees every priced product and grade.
+    everything = await prices.board(session, newcomer, now=now, tz=tz)
+    assert [x.key for x in everything] == [CHERRY, GREEN_AA]

@@ -10,14 +10,27 @@ held: nobody is told until a coordinator confirms it (it becomes live) or reject
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, time
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.models import Grade, Price, PriceSource, PriceStatus, Product, utcnow
+from bot.models import (
+    Grade,
+    HarvestReport,
+    Lot,
+    LotBid,
+    Price,
+    PriceSource,
+    PriceStatus,
+    Product,
+    Role,
+    User,
+    utcnow,
+)
 
 REFERENCE_SOURCES = (PriceSource.COORDINATOR, PriceSource.FEED)
 
@@ -148,3 +161,109 @@ async def history(
     if sources:
         query = query.where(Price.source.in_(sources))
     return list(await session.scalars(query.order_by(Price.observed_at, Price.id)))
+
+
+@dataclass(frozen=True)
+class Line:
+    """One product and grade as a user sees it: the reference now, where it stood at the start
+    of the local day (for "change since yesterday") and the latest auction price."""
+
+    key: Key
+    fen: int | None
+    updated_at: datetime | None
+    yesterday_fen: int | None
+    auction_fen: int | None
+    auction_at: datetime | None
+
+    @property
+    def change(self) -> Decimal | None:
+        """Percent since yesterday's close, when both are known."""
+        return None if self.fen is None else change_percent(self.yesterday_fen, self.fen)
+
+
+async def user_keys(session: AsyncSession, user: User) -> list[Key]:
+    """The products and grades a user deals in: a farmer's reports, a merchant's bids (the
+    lots' product and grade). Empty for a coordinator or someone with neither: they see all."""
+    if user.role == Role.FARMER:
+        rows = await session.execute(
+            select(HarvestReport.product, HarvestReport.grade)
+            .where(HarvestReport.farmer_id == user.id)
+            .distinct()
+        )
+    elif user.role == Role.MERCHANT:
+        rows = await session.execute(
+            select(Lot.product, Lot.grade)
+            .join(LotBid, LotBid.lot_id == Lot.id)
+            .where(LotBid.merchant_id == user.id)
+            .distinct()
+        )
+    else:
+        return []
+    return sorted({Key(p, g) for p, g in rows}, key=_order)
+
+
+def _order(key: Key) -> tuple[int, int]:
+    products = list(Product)
+    grades: list[Grade | None] = [*Grade, None]
+    return products.index(key.product), grades.index(key.grade)
+
+
+async def _reference_before(session: AsyncSession, key: Key, moment: datetime) -> int | None:
+    return await session.scalar(
+        select(Price.fen_per_kg)
+        .where(
+            _is_key(key),
+            Price.status == PriceStatus.LIVE,
+            Price.source.in_(REFERENCE_SOURCES),
+            Price.observed_at < moment,
+        )
+        .order_by(Price.observed_at.desc(), Price.id.desc())
+        .limit(1)
+    )
+
+
+async def _latest_auction(session: AsyncSession, key: Key) -> Price | None:
+    return await session.scalar(
+        select(Price)
+        .where(_is_key(key), Price.source == PriceSource.AUCTION)
+        .order_by(Price.observed_at.desc(), Price.id.desc())
+        .limit(1)
+    )
+
+
+async def line(session: AsyncSession, key: Key, *, now: datetime, tz: ZoneInfo) -> Line:
+    """`key`'s reference now, at the start of today (local), and its latest auction price."""
+    ref = await reference(session, key)
+    auction = await _latest_auction(session, key)
+    midnight = datetime.combine(now.astimezone(tz).date(), time(0), tzinfo=tz)
+    return Line(
+        key=key,
+        fen=ref.fen_per_kg if ref else None,
+        updated_at=ref.observed_at if ref else None,
+        yesterday_fen=await _reference_before(session, key, midnight),
+        auction_fen=auction.fen_per_kg if auction else None,
+        auction_at=auction.observed_at if auction else None,
+    )
+
+
+async def board_keys(session: AsyncSession, user: User) -> list[Key]:
+    """The keys `user` is shown: those they deal in that have a price, else every priced one."""
+    priced = await _priced(session)
+    wanted = [k for k in await user_keys(session, user) if k in priced]
+    return wanted or sorted(priced, key=_order)
+
+
+async def _priced(session: AsyncSession) -> set[Key]:
+    """Keys with a live price of any source."""
+    rows = await session.execute(
+        select(Price.product, Price.grade).where(Price.status == PriceStatus.LIVE).distinct()
+    )
+    return {Key(p, g) for p, g in rows}
+
+
+async def board(session: AsyncSession, user: User, *, now: datetime, tz: ZoneInfo) -> list[Line]:
+    """Today's prices for `user`'s products and grades (every priced one when they deal in
+    none yet), each with the change since the start of today (local) and the latest auction
+    price: what /prices shows and the daily digest sends. A digest to many users computes
+    `line` once per key and `board_keys` per user."""
+    return [await line(session, k, now=now, tz=tz) for k in await board_keys(session, user)]

@@ -6,6 +6,7 @@ alerts above the threshold once per price."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -82,13 +83,19 @@ async def people(session: AsyncSession, villages: list[Village]) -> People:
         merchant=(await merchant(session, 100)).id,
         coordinator=(await coordinator(session)).id,
     )
+    await the_prices(session)
+    return crowd
+
+
+async def the_prices(session: AsyncSession) -> None:
+    """Green AA 32.00 yesterday and 33.60 this morning (an auction paid 35.00 yesterday);
+    cherry 5.50 since yesterday. Committed."""
     yesterday = local(DAY - timedelta(days=1), 10)
     await prices.record(session, GREEN_AA, 3200, PriceSource.FEED, at=yesterday)
     await prices.record(session, GREEN_AA, 3360, PriceSource.FEED, at=local(DAY, 6))
     await prices.record(session, CHERRY, 550, PriceSource.COORDINATOR, at=yesterday)
     await prices.record(session, GREEN_AA, 3500, PriceSource.AUCTION, at=yesterday)
     await session.commit()
-    return crowd
 
 
 async def notices(session: AsyncSession, kind: str) -> list[Notice]:
@@ -108,10 +115,18 @@ async def pushes(session: AsyncSession, kind: str) -> list[PricePush]:
     return found
 
 
-async def run_digest(session: AsyncSession, now: datetime, rules: PushRules = RULES) -> int:
-    sent = await price_pushes.digest(session, now, rules)
+Push = Callable[[AsyncSession, datetime, PushRules], Awaitable[int]]
+
+
+async def committed(push: Push, session: AsyncSession, now: datetime, rules: PushRules) -> int:
+    """One run of a push at `now`, in its own transaction; how many notices it wrote."""
+    sent = await push(session, now, rules)
     await session.commit()
     return sent
+
+
+async def run_digest(session: AsyncSession, now: datetime, rules: PushRules = RULES) -> int:
+    return await committed(price_pushes.digest, session, now, rules)
 
 
 async def test_the_digest_goes_at_its_local_time_to_subscribers(
@@ -229,9 +244,7 @@ async def record(session: AsyncSession, fen: int, at: datetime) -> int:
 
 
 async def run_alerts(session: AsyncSession, now: datetime) -> int:
-    sent = await price_pushes.alerts(session, now, RULES)
-    await session.commit()
-    return sent
+    return await committed(price_pushes.alerts, session, now, RULES)
 
 
 async def test_an_alert_above_the_threshold_once_per_price(

@@ -4,17 +4,15 @@ they grow and to an English merchant about every priced product."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.models import PriceSource, Village
-from bot.services import price_pushes, prices, users
+from bot.models import Village
+from bot.services import price_pushes, users
 from bot.services.access import OPERATOR
 from bot.services.coordination import approve_merchant
 from tests.conftest import BotRunner
 from tests.emulator import BotApiEmulator
-from tests.test_price_pushes import CHERRY, DAY, GREEN_AA, RULES, farmer, local
+from tests.test_price_pushes import DAY, RULES, farmer, local, the_prices
 
 
 async def test_subscribers_receive_the_digest_in_their_language(
@@ -27,29 +25,27 @@ async def test_subscribers_receive_the_digest_in_their_language(
     await users.set_language(session, merchant, "en")
     await users.register_merchant(session, merchant, company="Pu'er Trading", contact="13900000000")
     await approve_merchant(session, OPERATOR, merchant.id)
-    yesterday = local(DAY - timedelta(days=1), 10)
-    await prices.record(session, GREEN_AA, 3200, PriceSource.FEED, at=yesterday)
-    await prices.record(session, GREEN_AA, 3360, PriceSource.FEED, at=local(DAY, 6))
-    await prices.record(session, CHERRY, 550, PriceSource.COORDINATOR, at=yesterday)
-    await prices.record(session, GREEN_AA, 3500, PriceSource.AUCTION, at=yesterday)
-    await session.commit()
+    await the_prices(session)
 
     assert await price_pushes.digest(session, local(DAY, 8), RULES) == 2
     await session.commit()
     running_bot.app.notices.wake()  # type: ignore[union-attr]
 
-    zh = await grower.receive_until(lambda m: "咖啡价格" in (m.text or ""), timeout=10)
-    assert zh.text == (
-        "📈 咖啡价格（2026年11月29日）\n"
-        "• 生豆 · AA：¥33.60/公斤 （较昨日 +5.0%）\n"
-        "   最近拍卖价：¥35.00/公斤（2026年11月28日）\n\n"
-        "发送 /prices 查看走势图 · 在 /prices 中可关闭推送"
-    )
-    en = await buyer.receive_until(lambda m: "Coffee prices" in (m.text or ""), timeout=10)
-    assert en.text == (
-        "📈 Coffee prices, Nov 29, 2026\n"
-        "• Fresh cherry: CN¥5.50/kg (0.0% since yesterday)\n"
-        "• Green bean · AA: CN¥33.60/kg (+5.0% since yesterday)\n"
-        "   Latest auction: CN¥35.00/kg on Nov 28, 2026\n\n"
-        "/prices for the chart · turn off in /prices"
-    )
+    expected = {
+        grower: (
+            "📈 咖啡价格（2026年11月29日）\n"
+            "• 生豆 · AA：¥33.60/公斤 （较昨日 +5.0%）\n"
+            "   最近拍卖价：¥35.00/公斤（2026年11月28日）\n\n"
+            "发送 /prices 查看走势图 · 在 /prices 中可关闭推送"
+        ),
+        buyer: (
+            "📈 Coffee prices, Nov 29, 2026\n"
+            "• Fresh cherry: CN¥5.50/kg (0.0% since yesterday)\n"
+            "• Green bean · AA: CN¥33.60/kg (+5.0% since yesterday)\n"
+            "   Latest auction: CN¥35.00/kg on Nov 28, 2026\n\n"
+            "/prices for the chart · turn off in /prices"
+        ),
+    }
+    for chat, text in expected.items():
+        digest = await chat.receive_until(lambda m: "📈" in (m.text or ""), timeout=10)
+        assert digest.text == text

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -23,7 +24,7 @@ from bot.services import harvests, price_pushes, prices, users
 from bot.services.harvests import HarvestDraft
 from bot.services.price_pushes import PushRules
 from bot.services.prices import Key
-from tests.conditions import eventually
+from tests.conditions import LockRequests, eventually
 from tests.test_auctions import coordinator, merchant
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -209,25 +210,47 @@ async def test_a_digest_in_the_quiet_hours_is_held_until_they_end(
     assert {n.next_attempt_at for n in held} == {local(DAY, 7)}
 
 
-async def test_two_processes_send_the_digest_once(database_url: str, people: People) -> None:
-    engines = [make_engine(database_url, pool_size=3) for _ in range(3)]
+async def race(
+    database_url: str,
+    push: Push,
+    now: datetime,
+    on_postgres: Callable[[str, Any], bool],
+    kind: str,
+    processes: int = 3,
+) -> tuple[list[int], int, int]:
+    """`processes` runs of a push at once, each in its own transaction, the first to take the
+    lock holding it until every other asked for it. Returns what each run wrote, the notices
+    of `kind` and the pushes of its kind stored."""
+    engine = make_engine(database_url, pool_size=processes + 2)
+    maker = make_sessionmaker(engine)
+    requests = LockRequests(engine, expected=processes, on_postgres=on_postgres)
 
-    async def process(engine_index: int) -> int:
-        async with make_sessionmaker(engines[engine_index])() as s, s.begin():
-            return await price_pushes.digest(s, local(DAY, 8), RULES)
+    async def process() -> int:
+        async with maker() as s, s.begin():
+            sent = await push(s, now, RULES)
+            await requests.all_asked()
+            return sent
 
     try:
-        results = await asyncio.gather(*(process(i) for i in range(3)))
-        async with make_sessionmaker(engines[0])() as s:
+        results = await asyncio.gather(*(process() for _ in range(processes)))
+        async with maker() as s:
             count = await s.scalar(
-                select(func.count()).select_from(Notice).where(Notice.kind == "price_digest")
+                select(func.count()).select_from(Notice).where(Notice.kind == f"price_{kind}")
             )
-            claims = await s.scalar(select(func.count()).select_from(PricePush))
+            stored = await s.scalar(
+                select(func.count()).select_from(PricePush).where(PricePush.kind == kind)
+            )
     finally:
-        for engine in engines:
-            await engine.dispose()
-    assert sorted(results) == [0, 0, 4]
-    assert (count, claims) == (4, 1)
+        await engine.dispose()
+    return sorted(results), int(count or 0), int(stored or 0)
+
+
+async def test_two_processes_send_the_digest_once(database_url: str, people: People) -> None:
+    def claims(statement: str, _params: Any) -> bool:
+        return statement.startswith("INSERT INTO price_pushes")
+
+    outcome = await race(database_url, price_pushes.digest, local(DAY, 8), claims, "digest")
+    assert outcome == ([0, 0, 4], 4, 1)
 
 
 async def test_nothing_priced_no_digest(session: AsyncSession, villages: list[Village]) -> None:
@@ -280,31 +303,17 @@ async def test_an_alert_above_the_threshold_once_per_price(
     assert [p.recipients for p in await pushes(session, "alert")] == [3, 3]
 
 
-async def test_two_processes_alert_once(database_url: str, people: People) -> None:
-    engines = [make_engine(database_url, pool_size=3) for _ in range(3)]
-    maker = make_sessionmaker(engines[0])
-    async with maker() as s:
-        await run_digest(s, local(DAY, 8))
-        await record(s, 4000, local(DAY, 9))
+async def test_two_processes_alert_once(
+    session: AsyncSession, database_url: str, people: People
+) -> None:
+    await run_digest(session, local(DAY, 8))
+    await record(session, 4000, local(DAY, 9))
 
-    async def process(engine_index: int) -> int:
-        async with make_sessionmaker(engines[engine_index])() as s, s.begin():
-            return await price_pushes.alerts(s, local(DAY, 9, 1), RULES)
+    def locks_price(statement: str, _params: Any) -> bool:
+        return "FROM prices" in statement and "FOR UPDATE" in statement
 
-    try:
-        results = await asyncio.gather(*(process(i) for i in range(3)))
-        async with maker() as s:
-            count = await s.scalar(
-                select(func.count()).select_from(Notice).where(Notice.kind == "price_alert")
-            )
-            alerts = await s.scalar(
-                select(func.count()).select_from(PricePush).where(PricePush.kind == "alert")
-            )
-    finally:
-        for engine in engines:
-            await engine.dispose()
-    assert sorted(results) == [0, 0, 3]
-    assert (count, alerts) == (3, 1)
+    outcome = await race(database_url, price_pushes.alerts, local(DAY, 9, 1), locks_price, "alert")
+    assert outcome == ([0, 0, 3], 3, 1)
 
 
 def _rules_now() -> PushRules:

@@ -358,3 +358,32 @@ async def test_a_started_scheduler_sends_a_missed_digest_once_across_a_restart(
         for e in engines:
             await e.dispose()
     assert len(await notices(session, "price_digest")) == 4
+
+
+async def test_a_woken_alert_scan_runs_at_once(
+    session: AsyncSession, people: People, database_url: str
+) -> None:
+    rules = _rules_now()
+    # Today's digest, what the alert is measured from (33.60); the scheduler finds it sent.
+    if await run_digest(session, utcnow(), rules) != 4:
+        pytest.skip("a minute after local midnight: today's digest is not due yet")
+    engine = make_engine(database_url, pool_size=5)
+    scheduler = Scheduler(make_sessionmaker(engine), price_rules=rules)
+    try:
+        await scheduler.start()
+
+        async def scanned_at_start() -> bool:
+            job = scheduler.aps.get_job("price-alerts")
+            return job is not None and job.next_run_time > utcnow() + timedelta(seconds=30)
+
+        await eventually(scanned_at_start, "the first scan, at start")
+        await record(session, 4000, utcnow())  # stored by another process: no wake by itself
+        scheduler.wake_alerts()
+
+        async def alerted() -> bool:
+            return len(await notices(session, "price_alert")) == 3
+
+        await eventually(alerted, "the alert, well within the minute between scans")
+    finally:
+        await scheduler.stop()
+        await engine.dispose()

@@ -26,6 +26,7 @@ from handlers import (
     profile,
     registration,
     reports,
+    setprice,
 )
 from handlers.broadcast import progress_view
 from handlers.refusals import RefusalMiddleware
@@ -48,6 +49,7 @@ def routers() -> list[Router]:
         figures.router,
         payouts.router,
         disputes.router,
+        setprice.router,
         registration.router,
         harvest.router,
         reports.router,

@@ -42,6 +42,7 @@ from bot.services import harvests
 from bot.services.errors import DomainError
 from bot.services.harvests import HarvestDraft
 from bot.services.pools import Pool
+from bot.services.prices import Key
 from bot.services.users import may_reapply
 
 LANGUAGE_NAMES = {"zh": "中文", "en": "English"}
@@ -144,6 +145,12 @@ def variety_label(value: str) -> str:
         "bourbon": _("Bourbon"),
         "other": _("Other variety"),
     }.get(value, value)
+
+
+def price_key_title(key: Key) -> str:
+    """ "Parchment · AA", "Fresh cherry · ungraded": what a reference price is of."""
+    grade = key.grade.value if key.grade is not None else _("ungraded")
+    return " · ".join((product_label(key.product.value), grade))
 
 
 def grade_label(value: str | None) -> str:
@@ -382,6 +389,9 @@ def domain_problem(exc: DomainError) -> str:
         "bad_reserve": _(
             "A price must be more than zero and at most ¥1,000 per kg. Please type another one."
         ),
+        "bad_price": _(
+            "A price must be more than zero and at most ¥1,000 per kg. Please type another one."
+        ),
         "bad_increment": _(
             "The minimum increment must be more than zero and not more than the reserve price. "
             "Please choose another one."
@@ -541,6 +551,11 @@ def help_text(user: User, programme: str) -> str:
                 "/due: payouts due; mark them paid with the transfer reference.\n"
                 "/disputes: farmers' open disputes about payouts; correct the amount or explain."
             )
+            + "\n\n"
+            + _(
+                "/setprice: set the reference price of a product and grade, typed like 9.6元; "
+                "you see the change from the last price before you confirm."
+            )
         )
     return _("Welcome to {programme}! Send /start to register as a farmer or a merchant.").format(
         programme=programme
@@ -668,6 +683,11 @@ def _audit_what(entry: AuditEntry, settings: Settings) -> str:
                 lot=lot, price=price
             )
         return _("rejected the sale of {lot} at {price}").format(lot=lot, price=price)
+    if entry.action == AuditAction.PRICE_SET:
+        return _("set the reference price of {what} to {price}").format(
+            what=price_key_title(Key.from_code(str(d.get("key", "")))),
+            price=format_price(int(d.get("fen_per_kg") or 0), locale(), _),
+        )
     if entry.action == AuditAction.VILLAGE_ADD:
         return _("added the village {name}").format(name=_short(d.get("name")))
     if entry.action == AuditAction.EXPORT:

@@ -211,9 +211,7 @@ async def confirmed(callback: CallbackQuery, turn: Turn) -> None:
         text += "\n" + _("It was {price}: {change}.").format(
             price=_price(price.previous_fen), change=change
         )
-    await turn.mark_answered(callback, text)
-    if not isinstance(callback.message, Message):  # a typed "confirm": nothing to edit
-        await turn.say(text)
+    await turn.say(text)  # the confirmation's buttons go: the dialogue ended (Turn.finish)
 
 
 @router.callback_query(

@@ -96,6 +96,9 @@ async def register_farmer(
     return await chat.receive_until(lambda m: m.reply_keyboard is not None)
 
 
+DIGEST_QUESTION = "Do you want today's coffee prices every morning?"
+
+
 async def answer_digest(chat: UserChat, lang: str = "zh", want: bool = True) -> None:
     """Registration's last question: today's prices every morning, yes or no."""
     w = WORDS[lang]

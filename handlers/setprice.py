@@ -93,13 +93,24 @@ async def ask_product(turn: Turn) -> None:
     SetPriceCb.filter((F.action == "product") & F.value.in_(PRODUCTS)),
     coordinator,
 )
-async def product_chosen(callback: CallbackQuery, callback_data: SetPriceCb, turn: Turn) -> None:
-    await turn.state.update_data(product=callback_data.value)
-    await turn.mark_answered(
-        callback, _("Product: {value}").format(value=product_label(callback_data.value))
-    )
-    await turn.state.set_state(SettingPrice.grade)
-    await ask_grade(turn)
+@router.callback_query(
+    SettingPrice.grade,
+    SetPriceCb.filter((F.action == "grade") & F.value.in_(GRADES)),
+    coordinator,
+)
+async def chosen(callback: CallbackQuery, callback_data: SetPriceCb, turn: Turn) -> None:
+    """A product or a grade pressed: the question shows the answer, the next one is asked."""
+    value = callback_data.value
+    await turn.state.update_data({callback_data.action: value})
+    if callback_data.action == "product":
+        await turn.mark_answered(callback, _("Product: {value}").format(value=product_label(value)))
+        await turn.state.set_state(SettingPrice.grade)
+        await ask_grade(turn)
+        return
+    grade = value if value != UNGRADED else _("ungraded")
+    await turn.mark_answered(callback, _("Grade: {value}").format(value=grade))
+    await turn.state.set_state(SettingPrice.price)
+    await ask_price(turn)
 
 
 @prompt(SettingPrice.grade)
@@ -107,19 +118,6 @@ async def ask_grade(turn: Turn) -> None:
     rows = [(g.value, SetPriceCb(action="grade", value=g.value)) for g in Grade]
     rows.append((_("ungraded"), SetPriceCb(action="grade", value=UNGRADED)))
     await turn.say(_("Which grade?"), _buttons(rows, len(Grade)))
-
-
-@router.callback_query(
-    SettingPrice.grade,
-    SetPriceCb.filter((F.action == "grade") & F.value.in_(GRADES)),
-    coordinator,
-)
-async def grade_chosen(callback: CallbackQuery, callback_data: SetPriceCb, turn: Turn) -> None:
-    await turn.state.update_data(grade=callback_data.value)
-    grade = callback_data.value if callback_data.value != UNGRADED else _("ungraded")
-    await turn.mark_answered(callback, _("Grade: {value}").format(value=grade))
-    await turn.state.set_state(SettingPrice.price)
-    await ask_price(turn)
 
 
 # --- The price ---------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from bot.services.prices import Key
 from tests.conftest import BotRunner
 from tests.e2e.flows import WORDS, Tr, translator
 from tests.e2e.test_auctions_coordinator import coordinator_chat
+from tests.e2e.test_payouts import farmer_in_chat
 from tests.emulator import BotApiEmulator, BotMessage, UserChat
 
 LANGS = pytest.mark.parametrize("lang", ["zh", "en"])
@@ -143,11 +144,7 @@ async def test_setprice_is_for_coordinators_only(
     lang: str,
 ) -> None:
     t = translator(running_bot, lang)
-    farmer = await users.ensure_user(session, 801)
-    await users.set_language(session, farmer, lang)
-    await users.register_farmer(
-        session, farmer, name="李伟", phone="13800000000", village_id=villages[0].id
-    )
+    await farmer_in_chat(emulator, session, villages[0], 801, lang)
     merchant = await users.ensure_user(session, 802)
     await users.set_language(session, merchant, lang)
     await users.register_merchant(session, merchant, company="Co", contact="13900000000")

@@ -80,11 +80,6 @@ def format_price(fen_per_kg: int, locale: str, translate: Translate) -> str:
     return translate(PER_KG).format(price=format_money(fen_per_kg, locale))
 
 
-def format_change_percent(percent: Decimal, locale: str) -> str:
-    """A signed change in percent (4.3 for 4.3 %): "+4.3%", "-15%"."""
-    return format_percent(percent / 100, "+#,##0.#%;-#,##0.#%", locale=locale)
-
-
 def format_datetime(moment: datetime, locale: str, tz: ZoneInfo) -> str:
     return _babel_datetime(moment, "short", tzinfo=tz, locale=locale)
 

@@ -15,8 +15,9 @@ from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from bot.auction import PriceProblem, PriceRejected, parse_price
-from bot.formatting import format_change_percent, format_price
+from bot.formatting import format_change, format_price
 from bot.models import Grade, Product
+from bot.scheduler import Scheduler
 from bot.services import prices
 from bot.services.errors import DomainError
 from bot.services.prices import Key
@@ -52,7 +53,7 @@ def change_text(old_fen: int | None, new_fen: int) -> str | None:
         return _("no change")
     return _("{money} ({percent})").format(
         money=signed_money(new_fen - old_fen, locale()),
-        percent=format_change_percent(percent, locale()),
+        percent=format_change(percent, locale()),
     )
 
 
@@ -196,10 +197,11 @@ async def ask_confirm(turn: Turn) -> None:
 
 
 @router.callback_query(SettingPrice.confirm, SetPriceCb.filter(F.action == "confirm"), coordinator)
-async def confirmed(callback: CallbackQuery, turn: Turn) -> None:
+async def confirmed(callback: CallbackQuery, turn: Turn, scheduler: Scheduler) -> None:
     key = await _key(turn)
     fen = int((await turn.data())["fen"])
     price = await prices.set_reference(turn.session, turn.user, key, fen)
+    turn.after_commit(scheduler.wake_alerts)  # subscribers hear of a big move at once
     await turn.state.clear()
     text = _("✅ The reference price of {title} is now {price}.").format(
         title=price_key_title(key), price=_price(price.fen_per_kg)

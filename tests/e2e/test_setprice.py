@@ -5,11 +5,13 @@ readings as buttons, the confirmation showing the change from the last price, Ca
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.formatting import format_money, format_price
+from bot.formatting import format_change, format_money, format_price
 from bot.models import AuditAction, AuditEntry, Grade, Price, Product, Village
 from bot.services import prices, users
 from bot.services.prices import Key
@@ -104,7 +106,9 @@ async def test_a_coordinator_sets_a_price_typed_any_way_and_sees_the_change(
     )
     await chat.send("¥１０．０８")
     confirm = await chat.receive_until(lambda m: t("✅ Confirm") in m.buttons)
-    change = t("{money} ({percent})").format(money="+" + format_money(48, lang), percent="+5%")
+    change = t("{money} ({percent})").format(
+        money="+" + format_money(48, lang), percent=format_change(Decimal(5), lang)
+    )
     assert t("Now: {price}").format(price=_price(t, lang, 960)) in confirm.text
     assert t("New: {price}").format(price=_price(t, lang, 1008)) in confirm.text
     assert t("Change: {change}").format(change=change) in confirm.text, confirm.text

@@ -128,6 +128,15 @@ async def test_a_coordinator_sets_a_price_typed_any_way_and_sees_the_change(
     await _to_price_question(chat, t, lang)
     await chat.send("/cancel")
     assert (await chat.receive()).text == t("Cancelled. Nothing was saved.")
+    # The audit log names what was set.
+    await chat.send("/audit")
+    log = await chat.receive()
+    assert (
+        t("set the reference price of {what} to {price}").format(
+            what=title, price=_price(t, lang, 1008)
+        )
+        in log.text
+    ), log.text
     await running_bot.idle(chat)
 
     session.expire_all()

@@ -298,7 +298,9 @@ class Scheduler:
         if outcome is not None and outcome.told:
             self.on_notices()
         if self.aps.running:
-            await self.wake_feed(not_before=utcnow() + RETRY_FAILED)
+            # A run that could not store waits as a failed fetch would, not hammering the feed.
+            retry = RETRY_FAILED if outcome is not None else price_feed.FIRST_RETRY
+            await self.wake_feed(not_before=utcnow() + retry)
         return outcome
 
     def schedule_broadcast(self, broadcast_id: int, when: datetime) -> None:

@@ -332,6 +332,12 @@ async def test_rejected_and_outdated_held_prices(db: Db, feed: FeedServer) -> No
         actions = await s.scalars(select(AuditEntry.action).order_by(AuditEntry.id))
         assert list(actions) == [AuditAction.PRICE_REJECT, AuditAction.PRICE_REJECT]
 
+    # The feed saying the same again asks nothing again, and leaves the coordinator's cherry.
+    again = await db.run(config_for(feed))
+    assert again.stored == [] and again.skipped == 2
+    assert len(await db.notices("price_held")) == 4
+    assert await db.reference(CHERRY) == 650
+
 
 async def test_two_processes_fetching_at_once_store_and_tell_once(
     db: Db, feed: FeedServer, database_url: str

@@ -7,9 +7,11 @@ two processes fetching at once store each price once and tell coordinators once:
 
 - prices: each one that differs from its reference is recorded (bot.services.prices.record);
   one that moved more than PRICE_HOLD_PERCENT is held, and every coordinator gets one notice
-  with Confirm / Reject (keyed by the price). A price equal to its reference, or to the price
-  already waiting for a coordinator, is skipped; a held price the feed has since moved away
-  from is superseded (rejected, nobody decided it).
+  with Confirm / Reject (keyed by the price). A price equal to its reference, or to what the
+  feed said last (live, waiting for a coordinator, or rejected by one), is skipped: no history
+  spam, no question asked twice, and a coordinator's own newer price stands until the feed
+  moves. A held price the feed has since moved away from is superseded (rejected, nobody
+  decided it).
 - failures (timeout, HTTP error, malformed or absurd data) change no price. They count in the
   feed state and set the next attempt, backing off from a minute up to PRICE_FEED_MINUTES;
   the first failure of an outage tells every coordinator, and the first success after it
@@ -192,10 +194,13 @@ async def _record(
 ) -> Price | None:
     """Record one price unless it says nothing new; None when skipped."""
     fen = converted.fen_per_kg
-    waiting = await held(session, key)
-    if waiting and waiting[-1].fen_per_kg == fen:
-        return None  # the coordinators are asked about this very price already
-    for stale in waiting:  # the feed moved on: nobody is asked about an old price any more
+    said = await last_said(session, key)
+    if said is not None and said.fen_per_kg == fen:
+        # Nothing new from the feed: it is live already, waiting for a coordinator, or was
+        # rejected (not asked again); a coordinator's newer price is not overridden by it.
+        return None
+    # The feed moved on: nobody is asked about an older price any more.
+    for stale in await held(session, key):
         stale.status = PriceStatus.REJECTED
         stale.decided_at = now
         stale.details = {**stale.details, "superseded": True}
@@ -297,14 +302,28 @@ def next_run(current: PriceFeedState | None, every: timedelta, now: datetime) ->
     return when
 
 
+def _of(key: Key) -> Any:
+    """Rows of this product and grade (NULL grade: ungraded)."""
+    grade = Price.grade.is_(None) if key.grade is None else Price.grade == key.grade
+    return (Price.product == key.product) & grade
+
+
+async def last_said(session: AsyncSession, key: Key) -> Price | None:
+    """The feed's newest price of `key`, whatever became of it."""
+    return await session.scalar(
+        select(Price)
+        .where(_of(key), Price.source == PriceSource.FEED)
+        .order_by(Price.observed_at.desc(), Price.id.desc())
+        .limit(1)
+    )
+
+
 async def held(session: AsyncSession, key: Key) -> list[Price]:
     """Feed prices of `key` waiting for a coordinator, oldest first, locked."""
-    grade = Price.grade.is_(None) if key.grade is None else Price.grade == key.grade
     rows = await session.scalars(
         select(Price)
         .where(
-            Price.product == key.product,
-            grade,
+            _of(key),
             Price.status == PriceStatus.HELD,
             Price.source == PriceSource.FEED,
         )

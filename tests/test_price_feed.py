@@ -36,7 +36,7 @@ ICE_JSON = '{"ice_c_usc_per_lb": "185.35", "usd_cny": "7.12", "as_of": "2026-11-
 
 
 def test_the_ice_price_is_converted_to_cny_per_kg_per_grade_by_hand() -> None:
-    # 185.35 US cents per lb = 1.8535 USD per lb; per kg: 1.8535 / 0.45359237 = 4.086313...
+    # 185.35 US cents per lb = 1.8535 USD per lb; per kg: 1.8535 / 0.45359237 = 4.086268...
     # USD; at 7.12 CNY per USD: 29.094228... CNY per kg of (ungraded) green bean.
     assert green_cny_per_kg(Decimal("185.35"), Decimal("7.12")).quantize(
         Decimal("0.000001")

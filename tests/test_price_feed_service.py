@@ -182,11 +182,16 @@ async def test_the_ice_price_in_json_becomes_reference_prices_once(
 
     again = await db.run(config_for(feed))  # the same prices: no history spam
     assert (again.stored, again.skipped) == ([], 13)
+    # The same quote in CSV is the same prices.
+    feed.body = b"ice_c_usc_per_lb,usd_cny,as_of\n185.35,7.12,2026-11-29T08:00:00Z\n"
+    in_csv = await db.run(config_for(feed))
+    assert (in_csv.failure, in_csv.stored, in_csv.skipped) == (None, [], 13)
     assert await db.count_prices() == 13
 
 
 async def test_local_prices_in_csv(db: Db, feed: FeedServer) -> None:
-    feed.body = b"product,grade,cny_per_kg\ngreen,AA,38.50\ncherry,,6.20\n"
+    # A big answer arrives in several chunks and is read whole (blank lines before the rows).
+    feed.body = b"\n" * 300_000 + b"product,grade,cny_per_kg\ngreen,AA,38.50\ncherry,,6.20\n"
     outcome = await db.run(config_for(feed))
     assert len(outcome.stored) == 2
     assert (await db.reference(GREEN_AA), await db.reference(CHERRY)) == (3850, 620)
@@ -197,6 +202,9 @@ async def test_local_prices_in_csv(db: Db, feed: FeedServer) -> None:
         select(Price.fen_per_kg).where(Price.grade == Grade.AA).order_by(Price.id)
     )
     assert history == [3850, 3900]
+    feed.body = b"product,grade,cny_per_kg\n" + b" " * price_feed.MAX_BODY
+    too_long = await db.run(config_for(feed))
+    assert too_long.failure is not None and too_long.failure.reason == "malformed"
 
 
 @pytest.mark.parametrize("failure", ["timeout", "http", "malformed", "absurd"])

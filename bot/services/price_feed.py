@@ -118,7 +118,9 @@ async def fetch(config: FeedConfig) -> Fetched:
         return Failure(TIMEOUT, f"no answer within {config.timeout:g} s")
     except _HttpError as exc:
         return Failure(HTTP, f"HTTP {exc.status}", {"status": str(exc.status)})
-    except (aiohttp.ClientError, OSError, ValueError) as exc:
+    except FeedRejected as exc:
+        return Failure(exc.reason, exc.detail)
+    except (aiohttp.ClientError, OSError, ValueError) as exc:  # ValueError: a bad URL
         return Failure(NETWORK, f"{type(exc).__name__}: {exc}"[:300])
     try:
         return price_feed.convert(price_feed.parse(body), config.conversion)
@@ -141,10 +143,12 @@ async def _get(url: str, timeout: float) -> bytes:  # noqa: ASYNC109 (the feed's
     ):
         if response.status != 200:
             raise _HttpError(response.status)
-        body = await response.content.read(MAX_BODY + 1)
-        if len(body) > MAX_BODY:
-            raise ValueError(f"the answer is longer than {MAX_BODY} bytes")
-        return body
+        body = bytearray()
+        async for chunk in response.content.iter_chunked(1 << 16):
+            body += chunk
+            if len(body) > MAX_BODY:
+                raise FeedRejected(price_feed.MALFORMED, f"longer than {MAX_BODY} bytes")
+        return bytes(body)
 
 
 async def store(

@@ -404,10 +404,7 @@ async def test_the_scheduler_fetches_at_start_and_retries_with_backoff(
 
 async def test_no_feed_no_job(db: Db) -> None:
     assert FeedConfig.from_settings(Settings(_env_file=None, price_feed_url="")) is None
-    scheduler = Scheduler(db.sessionmaker)
-    await scheduler.start()
-    try:
-        await scheduler.resync()
-        assert scheduler.aps.get_job("price-feed") is None
-    finally:
-        await scheduler.stop()
+    scheduler = Scheduler(db.sessionmaker)  # not started: its jobs are only set
+    await scheduler.resync()
+    await scheduler.wake_feed()
+    assert scheduler.aps.get_job("price-feed") is None

@@ -31,8 +31,8 @@ async def decide(
     session: AsyncSession, actor: Actor, price_id: int, confirm: bool, now: datetime | None = None
 ) -> Decision:
     """Confirm or reject held price `price_id`. DomainError "price_not_found", or
-    "price_decided" with `status`, the decider's `by` name ("" when the feed superseded it)
-    and `superseded`."""
+    "price_decided" with `status`, the decider's `by` name ("" when the feed superseded it),
+    `superseded` and `outdated`."""
     now = now or utcnow()
     await require_coordinator(session, actor)
     price = await session.scalar(

@@ -15,8 +15,10 @@ from handlers import (
     coordinator,
     disputes,
     fallback,
+    feed_notices,  # noqa: F401 (registers the price feed's notice texts)
     figures,
     harvest,
+    held_prices,
     lots,
     market_notices,  # noqa: F401 (registers the market's notice texts)
     menus,
@@ -48,6 +50,7 @@ def routers() -> list[Router]:
         figures.router,
         payouts.router,
         disputes.router,
+        held_prices.router,
         registration.router,
         harvest.router,
         reports.router,

@@ -168,3 +168,10 @@ class ResolveCb(CallbackData, prefix="dres"):
 
     action: str
     dispute_id: int
+
+
+class HeldPriceCb(CallbackData, prefix="held"):
+    """A coordinator's Confirm / Reject of a price held for moving too far."""
+
+    price_id: int
+    confirm: bool

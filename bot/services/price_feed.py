@@ -306,17 +306,11 @@ def next_run(current: PriceFeedState | None, every: timedelta, now: datetime) ->
     return when
 
 
-def _of(key: Key) -> Any:
-    """Rows of this product and grade (NULL grade: ungraded)."""
-    grade = Price.grade.is_(None) if key.grade is None else Price.grade == key.grade
-    return (Price.product == key.product) & grade
-
-
 async def last_said(session: AsyncSession, key: Key) -> Price | None:
     """The feed's newest price of `key`, whatever became of it."""
     return await session.scalar(
         select(Price)
-        .where(_of(key), Price.source == PriceSource.FEED)
+        .where(prices.is_key(key), Price.source == PriceSource.FEED)
         .order_by(Price.observed_at.desc(), Price.id.desc())
         .limit(1)
     )
@@ -327,7 +321,7 @@ async def held(session: AsyncSession, key: Key) -> list[Price]:
     rows = await session.scalars(
         select(Price)
         .where(
-            _of(key),
+            prices.is_key(key),
             Price.status == PriceStatus.HELD,
             Price.source == PriceSource.FEED,
         )

@@ -71,7 +71,8 @@ def moved_beyond(old_fen: int | None, new_fen: int, percent: Decimal) -> bool:
     return change is not None and abs(change) > percent
 
 
-def _is_key(key: Key) -> Any:
+def is_key(key: Key) -> Any:
+    """A WHERE clause for the rows of this product and grade (NULL grade: ungraded)."""
     grade = Price.grade.is_(None) if key.grade is None else Price.grade == key.grade
     return (Price.product == key.product) & grade
 
@@ -81,7 +82,7 @@ async def reference(session: AsyncSession, key: Key) -> Price | None:
     return await session.scalar(
         select(Price)
         .where(
-            _is_key(key),
+            is_key(key),
             Price.status == PriceStatus.LIVE,
             Price.source.in_(REFERENCE_SOURCES),
         )
@@ -157,7 +158,7 @@ async def history(
 ) -> list[Price]:
     """Live prices of `key` observed since `since`, oldest first (all sources unless given)."""
     query = select(Price).where(
-        _is_key(key), Price.status == PriceStatus.LIVE, Price.observed_at >= since
+        is_key(key), Price.status == PriceStatus.LIVE, Price.observed_at >= since
     )
     if sources:
         query = query.where(Price.source.in_(sources))
@@ -221,7 +222,7 @@ async def _reference_before(session: AsyncSession, key: Key, moment: datetime) -
     return await session.scalar(
         select(Price.fen_per_kg)
         .where(
-            _is_key(key),
+            is_key(key),
             Price.status == PriceStatus.LIVE,
             Price.source.in_(REFERENCE_SOURCES),
             Price.observed_at < moment,
@@ -234,7 +235,7 @@ async def _reference_before(session: AsyncSession, key: Key, moment: datetime) -
 async def _latest_auction(session: AsyncSession, key: Key) -> Price | None:
     return await session.scalar(
         select(Price)
-        .where(_is_key(key), Price.source == PriceSource.AUCTION)
+        .where(is_key(key), Price.source == PriceSource.AUCTION)
         .order_by(Price.observed_at.desc(), Price.id.desc())
         .limit(1)
     )

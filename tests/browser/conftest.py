@@ -1,0 +1,146 @@
+"""The demo page in headless Chromium: the emulator, the real bot (SQLite) and the page on free
+ports, one browser for the module. Debian's chromium is needed (/usr/bin/chromium; .ci/run
+installs it); without it these tests skip saying how to install it, and fail under CI=true."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+import pytest_asyncio
+from aiohttp import web
+
+from bot.config import Settings
+from bot.db import make_engine, make_sessionmaker
+from bot.demo.page import create_app
+from bot.models import Village
+from bot.services.access import OPERATOR
+from bot.services.villages import add_village
+from tests.conftest import COORDINATOR_ID, TOKEN, BotRunner
+from tests.emulator import BotApiEmulator
+
+if TYPE_CHECKING:
+    from playwright.async_api import BrowserContext
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+CHROMIUM = Path("/usr/bin/chromium")
+INSTALL = "apt-get update -q && apt-get install -y -q chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+WAIT_MS = 20_000  # the longest a step waits for the page (notices leave a second apart a chat)
+
+
+def _under_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() not in {"", "0", "false", "no"}
+
+
+def need_chromium() -> None:
+    """Skip (fail under CI) with the command that fixes it when the browser cannot run."""
+    problem = None
+    try:
+        import playwright.async_api  # noqa: F401
+    except ImportError:
+        problem = "playwright is not installed: .venv/bin/pip install -e '.[test]'"
+    if problem is None and not CHROMIUM.exists():
+        problem = f"{CHROMIUM} is missing: install Debian's chromium with `{INSTALL}` (as root)"
+    if problem is not None:
+        if _under_ci():
+            pytest.fail(f"browser tests cannot run under CI: {problem}")
+        pytest.skip(problem)
+
+
+@dataclass
+class Demo:
+    """What a browser test drives and looks into."""
+
+    emulator: BotApiEmulator
+    bot: BotRunner
+    sessions: async_sessionmaker[AsyncSession]
+    """The bot's database, for what a test sets up behind the page (a lot opens)."""
+    url: str
+    browser: BrowserContext
+    village: Village
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def demo(
+    sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Demo]:
+    need_chromium()
+    from playwright.async_api import async_playwright
+
+    where = tmp_path_factory.mktemp("demo")
+    shutil.copy(sqlite_template, where / "farmgate.db")
+    database_url = f"sqlite+aiosqlite:///{where / 'farmgate.db'}"
+    engine = make_engine(database_url)
+    sessions = make_sessionmaker(engine)
+    async with sessions() as session, session.begin():
+        village = await add_village(session, OPERATOR, "Conggang", "conggang")
+        await add_village(session, OPERATOR, "Nankang", "nankang")
+
+    emulator = BotApiEmulator(control_api=True, auto_register=True)
+    await emulator.start()
+    bot = BotRunner(
+        Settings(
+            _env_file=None,
+            bot_token=TOKEN,
+            database_url=database_url,  # type: ignore[call-arg]
+            telegram_api_url=emulator.base_url,
+            coordinator_ids=frozenset({COORDINATOR_ID}),
+            polling_timeout=1,
+        )
+    )
+    await bot.start()
+    page_runner = web.AppRunner(create_app(emulator.base_url), shutdown_timeout=1.0)
+    await page_runner.setup()
+    await web.TCPSite(page_runner, "127.0.0.1", 0).start()
+    url = f"http://127.0.0.1:{page_runner.addresses[0][1]}/"
+    try:
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch_persistent_context(
+                str(where / "profile"),  # a fresh user-data-dir
+                executable_path=str(CHROMIUM),
+                headless=True,
+                args=CHROMIUM_ARGS,
+                viewport={"width": 1200, "height": 860},
+            )
+            browser.set_default_timeout(WAIT_MS)
+            try:
+                yield Demo(emulator, bot, sessions, url, browser, village)
+            finally:
+                await browser.close()
+    finally:
+        await page_runner.cleanup()
+        await bot.stop()
+        await emulator.stop()
+        await engine.dispose()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Name the screenshots the browser tests saved (they record them as user properties,
+    which reach this process from xdist workers too)."""
+    paths = dict.fromkeys(
+        str(value)
+        for reports in terminalreporter.stats.values()
+        for report in reports
+        for name, value in getattr(report, "user_properties", [])
+        if name == "screenshot"
+    )
+    if paths:
+        terminalreporter.write_sep("-", "demo page screenshots")
+        for path in paths:
+            terminalreporter.write_line(path)

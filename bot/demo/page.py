@@ -10,9 +10,11 @@ included, to the emulator over HTTP.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 from aiogram.utils.i18n import I18n
@@ -77,6 +79,7 @@ EMULATOR = web.AppKey("emulator_url", str)
 HOST_NOTE = web.AppKey("host_note", str)
 TRANSLATIONS = web.AppKey("i18n", I18n)
 CLIENT = web.AppKey("client", aiohttp.ClientSession)
+STREAMS = web.AppKey("streams", set[asyncio.Task[Any]])
 
 
 def labels(i18n: I18n, lang: str) -> dict[str, str]:
@@ -91,6 +94,7 @@ def create_app(emulator_url: str, *, host_note: str = "127.0.0.1") -> web.Applic
     app[EMULATOR] = emulator_url.rstrip("/")
     app[HOST_NOTE] = host_note
     app[TRANSLATIONS] = make_i18n(default_locales_dir(), SHIPPED_LOCALES[0])
+    app[STREAMS] = set()
     app.cleanup_ctx.append(_client)
     app.on_shutdown.append(_end_streams)
     app.router.add_get("/", _index)
@@ -114,8 +118,9 @@ async def _client(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _end_streams(app: web.Application) -> None:
-    """Closing the client ends every forwarded event stream, so shutting down waits for none."""
-    await app[CLIENT].close()
+    """Shutting down waits for no open page: its event stream ends here."""
+    for task in app[STREAMS]:
+        task.cancel()
 
 
 async def _index(request: web.Request) -> web.FileResponse:
@@ -162,6 +167,9 @@ async def _forward(request: web.Request) -> web.Response:
 async def _events(request: web.Request) -> web.StreamResponse:
     """The emulator's event stream, passed through as it comes."""
     response = web.StreamResponse(headers=SSE_HEADERS)
+    task = asyncio.current_task()
+    assert task is not None
+    request.app[STREAMS].add(task)
     try:
         async with request.app[CLIENT].get(_upstream(request)) as upstream:
             if upstream.status != 200:
@@ -170,9 +178,11 @@ async def _events(request: web.Request) -> web.StreamResponse:
             with contextlib.suppress(ConnectionResetError):  # the page went away
                 async for chunk in upstream.content.iter_any():
                     await response.write(chunk)
-    except (aiohttp.ClientError, RuntimeError):  # the emulator or this server stopped
+    except aiohttp.ClientError:  # the emulator stopped
         if not response.prepared:
             return _unreachable()
+    finally:
+        request.app[STREAMS].discard(task)
     return response
 
 

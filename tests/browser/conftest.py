@@ -1,10 +1,8 @@
 """The demo page in headless Chromium: the emulator, the real bot (SQLite) and the page on free
-ports, one browser for the module. Debian's chromium is needed (/usr/bin/chromium; .ci/run
-installs it); without it these tests skip saying how to install it, and fail under CI=true."""
+ports, one browser for the module (tests/browser/chromium.py says what it needs)."""
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -21,6 +19,7 @@ from bot.demo.page import create_app
 from bot.models import Village
 from bot.services.access import OPERATOR
 from bot.services.villages import add_village
+from tests.browser.chromium import CHROMIUM, CHROMIUM_ARGS
 from tests.conftest import COORDINATOR_ID, TOKEN, BotRunner
 from tests.emulator import BotApiEmulator
 
@@ -28,39 +27,8 @@ if TYPE_CHECKING:
     from playwright.async_api import BrowserContext
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-CHROMIUM = Path("/usr/bin/chromium")
-INSTALL = "apt-get update -q && apt-get install -y -q chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 WAIT_MS = 20_000  # the longest a step waits for the page (notices leave a second apart a chat)
-
-
-def _under_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() not in {"", "0", "false", "no"}
-
-
-def need_chromium() -> None:
-    """Skip (fail under CI) with the command that fixes it when the browser cannot run."""
-    problem = None
-    try:
-        import playwright.async_api  # noqa: F401
-    except ImportError:
-        problem = "playwright is not installed: .venv/bin/pip install -e '.[test]'"
-    if problem is None and not CHROMIUM.exists():
-        problem = f"{CHROMIUM} is missing: install Debian's chromium with `{INSTALL}` (as root)"
-    if problem is not None:
-        if _under_ci():
-            pytest.fail(f"browser tests cannot run under CI: {problem}")
-        pytest.skip(problem)
 
 
 @dataclass
@@ -80,7 +48,6 @@ class Demo:
 async def demo(
     sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Demo]:
-    need_chromium()
     from playwright.async_api import async_playwright
 
     where = tmp_path_factory.mktemp("demo")

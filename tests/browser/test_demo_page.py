@@ -11,15 +11,20 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
-from playwright.async_api import Locator, Page, expect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.models import Grade, Process, Product
 from bot.services import users
 from bot.services.pools import PoolKey
+from tests.browser.chromium import need_chromium
 from tests.browser.conftest import ARTIFACTS, WAIT_MS, Demo
 from tests.conftest import COORDINATOR_ID
 from tests.e2e.flows import open_lots, seed_farmer, seed_merchant
+from tests.emulator import make_png
+
+need_chromium()
+
+from playwright.async_api import Locator, Page, expect  # noqa: E402
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.timeout(90)]
 
@@ -82,11 +87,16 @@ class Phone:
         await self.column.locator(".composer button[type=submit]").click()
 
     async def screenshot(self, role: str, record_property: RecordProperty) -> None:
-        ARTIFACTS.mkdir(exist_ok=True)
-        path = ARTIFACTS / f"{role}.png"
-        await self.column.screenshot(path=str(path))
-        record_property("screenshot", str(path))
-        print(f"{role}'s chat: {path}")
+        await screenshot(self.column, role, record_property)
+
+
+async def screenshot(what: Locator | Page, name: str, record_property: RecordProperty) -> None:
+    """Save a test artifact and name it (printed at the end of the run)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    await what.screenshot(path=str(path))
+    record_property("screenshot", str(path))
+    print(f"{name}: {path}")
 
 
 async def test_the_page_speaks_chinese_and_english_and_says_where_it_listens(
@@ -168,6 +178,7 @@ async def test_a_merchant_sees_the_outbid_notice_arrive_live(
     await expect(outbid).to_contain_text("The leading price is now CN¥20.10/kg")
     assert await page.evaluate("window.loadedOnce") is True
     await first.screenshot("merchant", record_property)
+    await screenshot(page, "merchants-side-by-side", record_property)
     await page.close()
 
 
@@ -203,6 +214,64 @@ async def test_a_coordinator_sends_an_announcement_and_watches_it_arrive(
         "Collection day is Sunday 9:00 at the school."
     )
     await coordinator.sees(re.compile(r"nnouncement #\d+ is done"))
+
+    # Documents the bot sent download as files; its progress message changes in place.
+    await coordinator.type("/export")
+    ready = await coordinator.sees("✅ Export ready")
+    await expect(ready.locator(".edited")).to_be_visible()
+    await expect(coordinator.bot_says("Preparing export")).to_have_count(0)
+    link = coordinator.column.locator("a.document", has_text="lots.csv")
+    async with page.expect_download() as download:
+        await link.click()
+    saved = await (await download.value).path()
+    assert (await download.value).suggested_filename == "lots.csv"
+    assert saved.read_text(encoding="utf-8-sig").startswith("lot_id,")
     await coordinator.screenshot("coordinator", record_property)
     await farmer.screenshot("farmer-announcement", record_property)
+    await page.close()
+
+
+async def test_a_user_sends_photos_contacts_and_a_location_from_the_page(demo: Demo) -> None:
+    page = await open_page(demo)
+    user = await new_user(page, 1500, "Ann", "en")
+    attach = user.column.locator("details.attach")
+
+    await attach.locator("summary").click()
+    await attach.locator("input[type=file]").set_input_files(
+        files=[{"name": "beans.png", "mimeType": "image/png", "buffer": make_png(30, 20)}]
+    )
+    await attach.locator("input[name=caption]").fill("my beans")
+    await attach.get_by_role("button", name="Send photo", exact=True).click()
+    sent = user.column.locator(".message.from-user").filter(has_text="my beans")
+    await expect(sent.locator("img")).to_be_visible()
+    await page.wait_for_function(
+        "image => image.complete && image.naturalWidth === 30",
+        arg=await sent.locator("img").element_handle(),
+    )
+
+    await attach.locator("summary").click()
+    await attach.get_by_role("button", name="Send a sample photo", exact=True).click()
+    await expect(user.column.locator(".message.from-user img")).to_have_count(2)
+
+    await attach.locator("summary").click()
+    await attach.locator("input[name=phone]").fill("+8613900000001")
+    await attach.locator("input[name=first_name]").fill("Zhao")
+    await attach.get_by_role("button", name="Send contact", exact=True).click()
+    await expect(user.column.locator(".message.from-user .contact")).to_have_text(
+        "👤 Zhao +8613900000001"
+    )
+
+    await attach.locator("summary").click()
+    await attach.get_by_role("button", name="Send location", exact=True).click()
+    await expect(user.column.locator(".message.from-user .location")).to_have_text(
+        "📍 25.11, 99.16"
+    )
+    # The bot got them as Telegram sends them: someone else's contact has no user id.
+    sent_kinds = [
+        (kind, raw[kind].get("user_id") if kind == "contact" else None)
+        for raw in demo.emulator.user(1500).user_messages.values()
+        for kind in ("photo", "contact", "location")
+        if kind in raw
+    ]
+    assert sent_kinds == [("photo", None), ("photo", None), ("contact", None), ("location", None)]
     await page.close()

@@ -173,6 +173,7 @@ class BotApiEmulator:
                 is_premium=is_premium,
             )
             self.chats[user_id] = chat
+            self._changed.notify()  # a page lists the new chat
         else:
             chat.update_profile(
                 first_name=first_name,

@@ -170,6 +170,7 @@ class Column {
     for (const message of chat.messages) this.upsert(message);
     this.setKeyboard(chat.keyboard);
     this.refreshStart();
+    this.list.scrollTop = this.list.scrollHeight;
   }
 
   upsert(message) {
@@ -210,7 +211,13 @@ class Column {
     this.startButton.hidden = this.nodes.size > 0;
   }
 
+  nearBottom() {
+    const list = this.list;
+    return list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+  }
+
   setKeyboard(rows) {
+    const stick = this.nearBottom(); // a keyboard that appears must not hide the last message
     this.keyboard.replaceChildren();
     for (const row of rows || []) {
       const line = make("div", "row");
@@ -222,6 +229,7 @@ class Column {
       }
       this.keyboard.appendChild(line);
     }
+    if (stick) this.list.scrollTop = this.list.scrollHeight;
   }
 
   toast(text, alert) {

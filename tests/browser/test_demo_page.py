@@ -24,7 +24,7 @@ from tests.emulator import make_png
 
 need_chromium()
 
-from playwright.async_api import Locator, Page, expect  # noqa: E402
+from playwright.async_api import FilePayload, Locator, Page, expect  # noqa: E402
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.timeout(90)]
 
@@ -237,9 +237,8 @@ async def test_a_user_sends_photos_contacts_and_a_location_from_the_page(demo: D
     attach = user.column.locator("details.attach")
 
     await attach.locator("summary").click()
-    await attach.locator("input[type=file]").set_input_files(
-        files=[{"name": "beans.png", "mimeType": "image/png", "buffer": make_png(30, 20)}]
-    )
+    beans: FilePayload = {"name": "beans.png", "mimeType": "image/png", "buffer": make_png(30, 20)}
+    await attach.locator("input[type=file]").set_input_files(files=[beans])
     await attach.locator("input[name=caption]").fill("my beans")
     await attach.get_by_role("button", name="Send photo", exact=True).click()
     sent = user.column.locator(".message.from-user").filter(has_text="my beans")

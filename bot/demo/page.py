@@ -75,6 +75,15 @@ LABELS: dict[str, str] = {
 }
 """The page's own words, by key; the bot's words come from the bot."""
 
+FORWARDED = [
+    ("GET", "/chats"),
+    ("POST", "/chats"),
+    ("GET", r"/chats/{user_id:\d+}"),
+    ("POST", r"/chats/{user_id:\d+}/actions"),
+    ("GET", "/files/{file_id:[A-Za-z0-9_-]+}"),
+]
+"""The emulator's user-side calls a page may make (/api/... -> /_emu/...); nothing else."""
+
 EMULATOR = web.AppKey("emulator_url", str)
 HOST_NOTE = web.AppKey("host_note", str)
 TRANSLATIONS = web.AppKey("i18n", I18n)
@@ -100,11 +109,8 @@ def create_app(emulator_url: str, *, host_note: str = "127.0.0.1") -> web.Applic
     app.router.add_get("/", _index)
     app.router.add_static("/static/", STATIC_DIR)
     app.router.add_get("/api/page", _page)
-    app.router.add_get("/api/chats", _forward)
-    app.router.add_post("/api/chats", _forward)
-    app.router.add_get("/api/chats/{user_id:\\d+}", _forward)
-    app.router.add_post("/api/chats/{user_id:\\d+}/actions", _forward)
-    app.router.add_get("/api/files/{file_id:[A-Za-z0-9_-]+}", _forward)
+    for method, path in FORWARDED:
+        app.router.add_route(method, f"/api{path}", _forward)
     app.router.add_get("/api/events", _events)
     return app
 

@@ -13,14 +13,13 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 
-from bot.config import Settings
 from bot.db import make_engine, make_sessionmaker
 from bot.demo.page import create_app
 from bot.models import Village
 from bot.services.access import OPERATOR
 from bot.services.villages import add_village
 from tests.browser.chromium import CHROMIUM, CHROMIUM_ARGS
-from tests.conftest import COORDINATOR_ID, TOKEN, BotRunner
+from tests.conftest import BotRunner, bot_settings
 from tests.emulator import BotApiEmulator
 
 if TYPE_CHECKING:
@@ -61,16 +60,7 @@ async def demo(
 
     emulator = BotApiEmulator(control_api=True, auto_register=True)
     await emulator.start()
-    bot = BotRunner(
-        Settings(
-            _env_file=None,
-            bot_token=TOKEN,
-            database_url=database_url,  # type: ignore[call-arg]
-            telegram_api_url=emulator.base_url,
-            coordinator_ids=frozenset({COORDINATOR_ID}),
-            polling_timeout=1,
-        )
-    )
+    bot = BotRunner(bot_settings(database_url, emulator))
     await bot.start()
     page_runner = web.AppRunner(create_app(emulator.base_url), shutdown_timeout=1.0)
     await page_runner.setup()

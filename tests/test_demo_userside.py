@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -287,6 +289,10 @@ async def test_the_page_speaks_both_languages_and_forwards_to_the_emulator(
         assert (await call(http, "GET", f"{page}/api/chats"))[1]["chats"][0]["id"] == 21
         status, body = await call(http, "POST", f"{page}/api/chats/21/actions", {"reply": "x"})
         assert status == 400 and body["error"].startswith("no button 'x'")
+        form = {"text": "from another site"}  # a form post or a no-cors fetch elsewhere
+        async with http.post(f"{page}/api/chats/21/actions", data=form) as resp:
+            assert resp.status == 415
+        assert emu.user(21).user_messages == {}
         assert (await call(http, "GET", f"{page}/api/chats/22"))[0] == 404
         assert (await call(http, "GET", f"{page}/api/chats/x"))[0] == 404  # not forwarded
         await bot.send_document(21, BufferedInputFile(b"a,b\n", "lots.csv"))
@@ -353,6 +359,20 @@ def test_text_parts_count_offsets_in_utf16_as_telegram_does() -> None:
         {"text": "<b", "type": "text_link", "url": "https://t.me/x"},
         {"text": ">"},
     ]
+
+
+def test_the_page_imports_no_database_and_no_handlers() -> None:
+    """The page is a phone: it reaches the bot through the emulator only (issue 11, section 4)."""
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys, bot.demo.page; print(' '.join(sys.modules))"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout.split()
+    ours = {name for name in loaded if name.split(".")[0] in {"bot", "handlers"}}
+    assert ours == {"bot", "bot.config", "bot.i18n", "bot.demo", "bot.demo.page"}
+    assert not [name for name in loaded if name.startswith(("sqlalchemy", "redis"))]
 
 
 def test_browser_tests_skip_saying_how_to_install_chromium_and_fail_under_ci(

@@ -157,6 +157,10 @@ def _upstream(request: web.Request) -> str:
 
 
 async def _forward(request: web.Request) -> web.Response:
+    if request.method == "POST" and request.content_type != "application/json":
+        # Only the page's own script sends JSON: another site's form or no-cors fetch cannot,
+        # and a cross-origin JSON request needs a preflight this server never grants.
+        raise web.HTTPUnsupportedMediaType(text="JSON only")
     body = await request.read() if request.can_read_body else None
     headers = {"Content-Type": request.content_type} if body is not None else {}
     try:

@@ -236,6 +236,12 @@ async def test_a_user_sends_photos_contacts_and_a_location_from_the_page(demo: D
     user = await new_user(page, 1500, "Ann", "en")
     attach = user.column.locator("details.attach")
 
+    # What anyone typed is shown as text, never read as HTML.
+    await user.type("<b>not bold</b><img src=x>")
+    typed = user.column.locator(".message.from-user .text")
+    await expect(typed).to_have_text("<b>not bold</b><img src=x>")
+    await expect(typed.locator("b, img")).to_have_count(0)
+
     await attach.locator("summary").click()
     beans: FilePayload = {"name": "beans.png", "mimeType": "image/png", "buffer": make_png(30, 20)}
     await attach.locator("input[type=file]").set_input_files(files=[beans])

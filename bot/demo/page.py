@@ -160,7 +160,7 @@ async def _forward(request: web.Request) -> web.Response:
     if request.method == "POST" and request.content_type != "application/json":
         # Only the page's own script sends JSON: another site's form or no-cors fetch cannot,
         # and a cross-origin JSON request needs a preflight this server never grants.
-        raise web.HTTPUnsupportedMediaType(text="JSON only")
+        return web.json_response({"ok": False, "error": "JSON only"}, status=415)
     body = await request.read() if request.can_read_body else None
     headers = {"Content-Type": request.content_type} if body is not None else {}
     try:

@@ -63,6 +63,7 @@ LABELS: dict[str, str] = {
     "latitude": N_("Latitude"),
     "longitude": N_("Longitude"),
     "send_location": N_("Send location"),
+    "choose_photo": N_("Choose a photo…"),
     "caption": N_("Caption"),
     "send_photo": N_("Send photo"),
     "sample_photo": N_("Send a sample photo"),

@@ -127,6 +127,10 @@ class Column {
       }).then((ok) => ok && this.closeAttach());
     });
     const photo = root.querySelector(".photo");
+    const fileName = photo.querySelector(".file-name");
+    photo.elements.file.addEventListener("change", (event) => {
+      fileName.textContent = event.target.files.length ? event.target.files[0].name : "";
+    });
     photo.addEventListener("submit", async (event) => {
       event.preventDefault();
       const form = event.target.elements;
@@ -135,6 +139,7 @@ class Column {
       const ok = await this.act({ photo: { caption: form.caption.value, data } });
       if (ok) {
         photo.reset();
+        fileName.textContent = "";
         this.closeAttach();
       }
     });

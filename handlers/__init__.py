@@ -22,6 +22,7 @@ from handlers import (
     menus,
     payout_notices,  # noqa: F401 (registers the payout and dispute notice texts)
     payouts,
+    prices,
     profile,
     registration,
     reports,
@@ -51,6 +52,7 @@ def routers() -> list[Router]:
         harvest.router,
         reports.router,
         profile.router,
+        prices.router,  # after every dialogue: a step expecting typed text gets "价格" first
         fallback.router,
     ]
     return [recipe.build() for recipe in recipes]

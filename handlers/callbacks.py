@@ -168,3 +168,9 @@ class ResolveCb(CallbackData, prefix="dres"):
 
     action: str
     dispute_id: int
+
+
+class DigestCb(CallbackData, prefix="pdg"):
+    """/prices' button: switch the daily price digest to `on`."""
+
+    on: bool

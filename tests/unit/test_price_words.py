@@ -29,8 +29,8 @@ def test_the_words_of_the_issue_ask_for_prices() -> None:
         "ＰＲＩＣＥ",
     ):
         assert asks_prices(typed), typed
-    for typed in ("/prices", "", None, "1200斤", "价格太低了", "my price is 9.60", "coffee"):
-        assert not asks_prices(typed), typed
+    for other in ("/prices", "", None, "1200斤", "价格太低了", "my price is 9.60", "coffee"):
+        assert not asks_prices(other), other
 
 
 words = st.sampled_from(sorted(PRICE_WORDS))

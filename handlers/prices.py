@@ -15,7 +15,7 @@ import unicodedata
 from aiogram import F
 from aiogram.filters import Command
 from aiogram.methods import EditMessageReplyMarkup
-from aiogram.types import BufferedInputFile, CallbackQuery, InlineKeyboardMarkup, Message
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
@@ -128,17 +128,22 @@ def digest_markup(user: User) -> InlineKeyboardMarkup:
     return builder.as_markup()
 
 
-async def _chart(turn: Turn, keys: list[Key]) -> bytes | None:
-    """The chart of these keys (the first few), or None when there is nothing to draw."""
+async def _chart(turn: Turn, keys: list[Key]) -> None:
+    """The chart of these keys (the first few), after the text: its history is read now, in
+    the update's transaction; it is drawn after the commit. No chart when nothing is in the
+    window."""
     now = utcnow()
     shown = keys[: price_chart.MAX_SERIES]
     found = await price_views.histories(turn.session, shown, now=now, days=price_chart.DAYS)
     if not any(h.reference or h.auctions for h in found):
-        return None
+        return
     series = [price_chart.Series(key_label(h.key), h.reference, h.auctions) for h in found]
-    return await price_chart.render(
-        series, price_chart.words(_), now=now, tz=turn.settings.tz, locale=locale()
-    )
+    words, tz, loc = price_chart.words(_), turn.settings.tz, locale()
+
+    async def draw() -> bytes:
+        return await price_chart.render(series, words, now=now, tz=tz, locale=loc)
+
+    turn.photo_after_commit(draw, "prices.png")
 
 
 async def show_prices(turn: Turn) -> None:
@@ -149,9 +154,7 @@ async def show_prices(turn: Turn) -> None:
     lines = await prices.board(turn.session, user, now=utcnow(), tz=turn.settings.tz)
     await turn.say(prices_text(lines, turn), digest_markup(user))
     if lines:
-        png = await _chart(turn, [line.key for line in lines])
-        if png is not None:
-            await turn.photo(BufferedInputFile(png, filename="prices.png"))
+        await _chart(turn, [line.key for line in lines])
 
 
 @router.message(Command("prices"))

@@ -90,6 +90,18 @@ def words(translate: Translate, days: int = DAYS) -> Words:
     )
 
 
+@dataclass(frozen=True)
+class Chart:
+    """Everything one chart shows: its lines, its words, and the reader's time and locale."""
+
+    series: Sequence[Series]
+    words: Words
+    now: datetime
+    tz: ZoneInfo
+    locale: str
+    days: int = DAYS
+
+
 def day_label(day: datetime, locale: str) -> str:
     """A day on the axis: "11月29日", "Nov 29"."""
     return format_skeleton("MMMd", day, locale=locale)
@@ -134,27 +146,20 @@ def _font() -> Any:
     return FontProperties(fname=str(font_path()))
 
 
-def figure(
-    series: Sequence[Series],
-    text: Words,
-    *,
-    now: datetime,
-    tz: ZoneInfo,
-    locale: str,
-    days: int = DAYS,
-) -> Figure:
+def figure(chart: Chart) -> Figure:
     """The chart as a matplotlib Figure (not drawn yet): every text in the CJK font."""
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
     from matplotlib.ticker import MaxNLocator
 
     font = _font()
-    frame = _Frame(now - timedelta(days=days), now, tz)
+    now, locale, text = chart.now, chart.locale, chart.words
+    frame = _Frame(now - timedelta(days=chart.days), now, chart.tz)
     fig = Figure(figsize=SIZE_IN, dpi=DPI, layout="constrained")
     ax = fig.add_subplot()
     values: list[float] = []
     handles: list[Any] = []
-    for colour, one in zip(COLOURS, series[:MAX_SERIES], strict=False):
+    for colour, one in zip(COLOURS, chart.series[:MAX_SERIES], strict=False):
         steps = [(max(frame.x(at), 0.0), _yuan(fen)) for at, fen in one.reference]
         if steps:
             steps.append((frame.x(now), steps[-1][1]))  # the last price holds until now
@@ -203,35 +208,16 @@ def drawn_texts(fig: Figure) -> list[Any]:
     return [t for t in fig.findobj(Text) if t.get_text() and t.get_visible()]
 
 
-def render_png(
-    series: Sequence[Series],
-    text: Words,
-    *,
-    now: datetime,
-    tz: ZoneInfo,
-    locale: str,
-    days: int = DAYS,
-) -> bytes:
+def render_png(chart: Chart) -> bytes:
     """The chart as PNG bytes (blocking: call `render` from the event loop)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     with _lock:
-        fig = figure(series, text, now=now, tz=tz, locale=locale, days=days)
         buffer = io.BytesIO()
-        FigureCanvasAgg(fig).print_png(buffer)
+        FigureCanvasAgg(figure(chart)).print_png(buffer)
     return buffer.getvalue()
 
 
-async def render(
-    series: Sequence[Series],
-    text: Words,
-    *,
-    now: datetime,
-    tz: ZoneInfo,
-    locale: str,
-    days: int = DAYS,
-) -> bytes:
+async def render(chart: Chart) -> bytes:
     """`render_png` in a worker thread: the event loop goes on answering others meanwhile."""
-    return await asyncio.to_thread(
-        render_png, series, text, now=now, tz=tz, locale=locale, days=days
-    )
+    return await asyncio.to_thread(render_png, chart)

@@ -138,10 +138,10 @@ async def _chart(turn: Turn, keys: list[Key]) -> None:
     if not any(h.reference or h.auctions for h in found):
         return
     series = [price_chart.Series(key_label(h.key), h.reference, h.auctions) for h in found]
-    words, tz, loc = price_chart.words(_), turn.settings.tz, locale()
+    chart = price_chart.Chart(series, price_chart.words(_), now, turn.settings.tz, locale())
 
     async def draw() -> bytes:
-        return await price_chart.render(series, words, now=now, tz=tz, locale=loc)
+        return await price_chart.render(chart)
 
     turn.photo_after_commit(draw, "prices.png")
 

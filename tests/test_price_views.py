@@ -9,14 +9,12 @@ from decimal import Decimal
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.models import Grade, PriceSource, Product, Village
+from bot.models import PriceSource, Village
 from bot.services import price_views, prices, users
 from bot.services.errors import DomainError
-from bot.services.prices import Key
+from tests.test_prices_service import CHERRY, GREEN_AA
 
 NOW = datetime(2026, 11, 29, 6, 0, tzinfo=UTC)
-GREEN_AA = Key(Product.GREEN, Grade.AA)
-CHERRY = Key(Product.CHERRY)
 
 
 async def test_a_chart_starts_with_the_price_in_force_and_keeps_auctions_apart(

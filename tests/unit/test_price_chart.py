@@ -67,7 +67,7 @@ def sample() -> list[price_chart.Series]:
 
 
 def drawn(lang: str) -> list[Any]:
-    fig = price_chart.figure(sample(), price_chart.words(_), now=NOW, tz=TZ, locale=lang)
+    fig = price_chart.figure(price_chart.Chart(sample(), price_chart.words(_), NOW, TZ, lang))
     FigureCanvasAgg(fig).draw()
     return price_chart.drawn_texts(fig)
 
@@ -102,13 +102,12 @@ def test_chinese_labels_are_chinese() -> None:
     assert price_chart.day_label(datetime(2026, 11, 29, tzinfo=TZ), "en") == "Nov 29"
 
 
-def test_the_chart_is_a_phone_sized_png_in_each_language(i18n: I18n) -> None:
+async def test_the_chart_is_a_phone_sized_png_in_each_language(i18n: I18n) -> None:
     pngs = {}
     for lang in ("zh", "en"):
         with i18n.context(), i18n.use_locale(lang):
-            pngs[lang] = price_chart.render_png(
-                sample(), price_chart.words(_), now=NOW, tz=TZ, locale=lang
-            )
+            chart = price_chart.Chart(sample(), price_chart.words(_), NOW, TZ, lang)
+        pngs[lang] = await price_chart.render(chart)  # in a worker thread
     for png in pngs.values():
         assert png.startswith(b"\x89PNG") and 10_000 < len(png) < 300_000
         image = Image.open(io.BytesIO(png))

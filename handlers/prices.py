@@ -150,7 +150,7 @@ async def show_prices(turn: Turn) -> None:
     """The user's prices, the toggle, then the chart (omitted when there are no prices)."""
     user = turn.user
     if not user.registered:
-        raise DomainError("not_registered")
+        raise DomainError("prices_not_registered")
     lines = await prices.board(turn.session, user, now=utcnow(), tz=turn.settings.tz)
     await turn.say(prices_text(lines, turn), digest_markup(user))
     if lines:

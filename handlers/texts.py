@@ -323,7 +323,7 @@ def domain_problem(exc: DomainError) -> str:
         ),
         "not_farmer": _("Only registered farmers can do that. Send /start to register."),
         "not_allowed": _("Sorry, only coordinators can do that."),
-        "not_registered": _(
+        "prices_not_registered": _(
             "Coffee prices are shown to the programme's registered farmers and merchants. "
             "Please register first: send /start."
         ),

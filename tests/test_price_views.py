@@ -52,7 +52,7 @@ async def test_the_daily_digest_is_switched_off_and_on(session: AsyncSession) ->
     farmer = await users.ensure_user(session, 901)
     with pytest.raises(DomainError) as refused:
         price_views.set_digest(farmer, False)  # not registered: nothing to switch
-    assert refused.value.reason == "not_registered"
+    assert refused.value.reason == "prices_not_registered"
     village = Village(name="Conggang", code="CG")
     session.add(village)
     await session.flush()

@@ -56,6 +56,6 @@ def set_digest(user: User, on: bool) -> bool:
     """Switch `user`'s daily price digest on or off (pressing the button twice is harmless);
     only registered users have one. Returns the new setting."""
     if not user.registered:
-        raise DomainError("not_registered")
+        raise DomainError("prices_not_registered")
     user.price_digest = on
     return on

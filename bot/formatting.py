@@ -12,7 +12,7 @@ import segno
 from babel.dates import format_date as _babel_date
 from babel.dates import format_datetime as _babel_datetime
 from babel.dates import format_timedelta, get_timezone_name
-from babel.numbers import format_currency, format_decimal
+from babel.numbers import format_currency, format_decimal, format_percent
 
 from bot.i18n import N_
 from bot.quantity import GRAMS_PER_UNIT
@@ -67,6 +67,12 @@ def format_count(number: int, locale: str) -> str:
 def format_money(fen: int, locale: str) -> str:
     """An amount in yuan with the locale's currency sign: "¥1,234.50", "CN¥1,234.50"."""
     return format_currency(Decimal(fen) / 100, "CNY", locale=locale)
+
+
+def format_change(percent: Decimal, locale: str) -> str:
+    """A change in percent with its direction: "+5.0%", "-3.2%", "0.0%"."""
+    pattern = "#,##0.0%" if not percent else "+#,##0.0%;-#,##0.0%"
+    return format_percent(percent / 100, format=pattern, locale=locale)
 
 
 def format_price(fen_per_kg: int, locale: str, translate: Translate) -> str:

@@ -30,7 +30,8 @@ def enqueued(session: AsyncSession) -> bool:
     return bool(session.info.get(ENQUEUED))
 
 
-def _insert(session: AsyncSession) -> Any:
+def dialect_insert(session: AsyncSession) -> Any:
+    """The INSERT of the session's dialect (PostgreSQL or SQLite): both have ON CONFLICT."""
     bind = session.get_bind()
     return pg_insert if bind.dialect.name == "postgresql" else sqlite_insert
 
@@ -53,7 +54,7 @@ async def enqueue(
     """Add one notice unless its de-duplication key exists already; True when added.
     Personal by default: one notice to one person is about their own business."""
     statement = (
-        _insert(session)(Notice)
+        dialect_insert(session)(Notice)
         .values(
             recipient_id=recipient_id,
             kind=kind,
@@ -83,6 +84,7 @@ async def enqueue_for(
     *,
     broadcast_id: int | None = None,
     priority: int = BULK,
+    not_before: datetime | None = None,
 ) -> int:
     """One notice per selected user id in a single INSERT ... SELECT (100k rows in well
     under a second on SQLite); returns how many were added. Bulk by default: notices to a
@@ -98,11 +100,11 @@ async def enqueue_for(
         literal(broadcast_id, Notice.__table__.c.broadcast_id.type),
         literal(0),
         literal(priority, Notice.__table__.c.priority.type),
-        literal(now, Notice.__table__.c.next_attempt_at.type),
+        literal(not_before or now, Notice.__table__.c.next_attempt_at.type),
         literal(now, Notice.__table__.c.created_at.type),
     ).where(true())  # SQLite needs a WHERE before ON CONFLICT in INSERT ... SELECT
     statement = (
-        _insert(session)(Notice)
+        dialect_insert(session)(Notice)
         .from_select(
             [
                 "recipient_id",

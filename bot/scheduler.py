@@ -16,6 +16,12 @@ PAYOUT_REMINDER_TIME (local) among payouts not yet reminded, read from the datab
 (a reminder missed while the bot was down is sent at once), at every resync and after each
 run. A run locks the due payouts, writes one notice per coordinator and pay date (keyed by
 both) and marks them reminded, so two processes remind once.
+
+The price digest has one job, "price-digest", set the same way to today's PRICE_DIGEST_TIME
+(local) unless today's digest was sent (or it is too late for it), else tomorrow's: at start
+(a digest missed while the bot was down goes at once, the same day), at every resync and after
+each run. "price-alerts" scans the reference prices every minute and at start; `wake_alerts`
+runs it at once. bot/services/price_pushes.py says why both send once with two processes.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from apscheduler.jobstores.base import JobLookupError
@@ -34,17 +41,20 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
 from bot.models import utcnow
-from bot.services import broadcasts, lots, payouts, retention
+from bot.services import broadcasts, lots, payouts, price_pushes, retention
 from bot.services.access import DEADLINE
 from bot.services.errors import DomainError
+from bot.services.price_pushes import PushRules
 
 log = logging.getLogger(__name__)
 
 RESYNC_EVERY = timedelta(seconds=30)
 PRUNE_EVERY = timedelta(hours=1)
 RETRY_FAILED = timedelta(seconds=1)
+ALERT_SCAN_EVERY = timedelta(minutes=1)
 PROGRAMME_TZ = ZoneInfo("Asia/Shanghai")
 STOP_WAIT = timedelta(seconds=20)
+PRICE_RULES = PushRules()  # the settings' defaults
 
 
 @dataclass(frozen=True)
@@ -98,12 +108,14 @@ class Scheduler:
         retention: Retention = Retention(),
         market: Market = Market(),
         reminders: PayoutReminders = PayoutReminders(),
+        price_rules: PushRules = PRICE_RULES,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.on_notices = on_notices
         self.retention = retention
         self.market = market
         self.reminders = reminders
+        self.price_rules = price_rules
         self.aps = AsyncIOScheduler(
             timezone="UTC",
             job_defaults={"misfire_grace_time": None, "coalesce": True, "max_instances": 1},
@@ -125,6 +137,13 @@ class Scheduler:
             next_run_time=utcnow(),
         )
         self.aps.add_job(self.prune, "interval", seconds=PRUNE_EVERY.total_seconds(), id="prune")
+        self.aps.add_job(
+            self.run_alerts,
+            "interval",
+            seconds=ALERT_SCAN_EVERY.total_seconds(),
+            id="price-alerts",
+            next_run_time=utcnow(),
+        )
 
     async def stop(self) -> None:
         """Stop the timed jobs. A run of the auctions (or a wake) in progress finishes first,
@@ -153,22 +172,37 @@ class Scheduler:
             self.schedule_broadcast(broadcast.id, broadcast.scheduled_at)
         await self.wake_auctions()
         await self.wake_reminders()
+        await self.wake_digest()
 
     async def wake_auctions(self, not_before: datetime | None = None) -> None:
         """Set the auctions job to the next due moment in the database (now, if overdue)."""
+        closing_soon = self.market.closing_soon
+        await self._wake(
+            "auctions", self.run_auctions, lambda s: lots.next_due(s, closing_soon), not_before
+        )
+
+    async def _wake(
+        self,
+        job_id: str,
+        run: Callable[[], Awaitable[Any]],
+        next_at: Callable[[AsyncSession], Awaitable[datetime | None]],
+        not_before: datetime | None,
+    ) -> None:
+        """Set a one-off job to the moment `next_at` reads from the database (not before
+        `not_before`, now at the earliest), or remove it when nothing is due."""
         async with self._wake_lock:
             async with self.sessionmaker() as session:
-                when = await lots.next_due(session, self.market.closing_soon)
+                when = await next_at(session)
                 await session.commit()
             if when is None:
                 with contextlib.suppress(JobLookupError):
-                    self.aps.remove_job("auctions")
+                    self.aps.remove_job(job_id)
                 return
             self.aps.add_job(
-                self.run_auctions,
+                run,
                 "date",
                 run_date=max(when, not_before or utcnow()),
-                id="auctions",
+                id=job_id,
                 replace_existing=True,
                 max_instances=2,
             )
@@ -213,40 +247,75 @@ class Scheduler:
     async def wake_reminders(self, not_before: datetime | None = None) -> None:
         """Set the payout reminders' job to the next pay date's reminder time (now, if it
         passed: missed while the bot was down)."""
-        async with self._wake_lock:
-            async with self.sessionmaker() as session:
-                when = await payouts.next_reminder_at(session, self.reminders.tz, self.reminders.at)
-                await session.commit()
-            if when is None:
-                with contextlib.suppress(JobLookupError):
-                    self.aps.remove_job("payout-reminders")
-                return
-            self.aps.add_job(
-                self.run_reminders,
-                "date",
-                run_date=max(when, not_before or utcnow()),
-                id="payout-reminders",
-                replace_existing=True,
-                max_instances=2,
-            )
+        tz, at = self.reminders.tz, self.reminders.at
+        await self._wake(
+            "payout-reminders",
+            self.run_reminders,
+            lambda s: payouts.next_reminder_at(s, tz, at),
+            not_before,
+        )
 
     async def run_reminders(self) -> int:
         """Remind coordinators of every pay date whose reminder is due; then set the job for
         the next one. Returns how many notices were written."""
+        tz, at = self.reminders.tz, self.reminders.at
+        written = await self._write_notices(
+            "payout reminders", lambda s: payouts.send_reminders(s, utcnow(), tz, at)
+        )
+        if self.aps.running:
+            await self.wake_reminders(not_before=utcnow() + RETRY_FAILED)
+        return written
+
+    async def wake_digest(self, not_before: datetime | None = None) -> None:
+        """Set the price digest's job to today's digest time if today's is still to send (now,
+        if it passed: missed while the bot was down), else to tomorrow's."""
+        rules = self.price_rules
+        await self._wake(
+            "price-digest",
+            self.run_digest,
+            lambda s: price_pushes.next_digest_at(s, utcnow(), rules),
+            not_before,
+        )
+
+    async def run_digest(self) -> int:
+        """Send today's price digest if it is due and nobody sent it; then set the job for the
+        next one. Returns how many notices were written."""
+        rules = self.price_rules
+        written = await self._write_notices(
+            "price digest", lambda s: price_pushes.digest(s, utcnow(), rules)
+        )
+        if self.aps.running:
+            await self.wake_digest(not_before=utcnow() + RETRY_FAILED)
+        return written
+
+    async def run_alerts(self) -> int:
+        """Alert subscribers of prices that moved more than PRICE_ALERT_PERCENT since they
+        were last pushed. Returns how many notices were written."""
+        rules = self.price_rules
+        return await self._write_notices(
+            "price alerts", lambda s: price_pushes.alerts(s, utcnow(), rules)
+        )
+
+    def wake_alerts(self) -> None:
+        """Scan for price alerts now (after a price was stored) instead of within a minute."""
+        with contextlib.suppress(JobLookupError):
+            self.aps.modify_job("price-alerts", next_run_time=utcnow())
+
+    async def _write_notices(
+        self, what: str, work: Callable[[AsyncSession], Awaitable[int]]
+    ) -> int:
+        """Run `work` in one transaction, taking turns with the other runs; a failure is
+        logged (the job is set again and tries later). Returns how many notices it wrote."""
         async with self._run_lock:
             written = 0
             try:
                 async with self.sessionmaker() as session, session.begin():
-                    written = await payouts.send_reminders(
-                        session, utcnow(), self.reminders.tz, self.reminders.at
-                    )
-            except Exception:  # tried again shortly; the next resync sets the job again
-                log.exception("payout reminders failed")
+                    written = await work(session)
+            except Exception:
+                log.exception("%s failed", what)
             if written:
-                log.info("payout reminders: %s notices", written)
+                log.info("%s: %s notices", what, written)
                 self.on_notices()
-        if self.aps.running:
-            await self.wake_reminders(not_before=utcnow() + RETRY_FAILED)
         return written
 
     def schedule_broadcast(self, broadcast_id: int, when: datetime) -> None:

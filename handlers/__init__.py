@@ -22,6 +22,7 @@ from handlers import (
     menus,
     payout_notices,  # noqa: F401 (registers the payout and dispute notice texts)
     payouts,
+    price_notices,  # noqa: F401 (registers the price digest and alert texts)
     prices,
     profile,
     registration,

@@ -20,19 +20,19 @@ from aiogram.utils.callback_answer import CallbackAnswer
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from babel.dates import format_time
-from babel.numbers import format_percent
 
 from bot import price_chart
-from bot.formatting import format_date, format_price
+from bot.formatting import format_change, format_date, format_price
 from bot.labels import normalize_label
-from bot.models import Product, User, utcnow
+from bot.models import User, utcnow
 from bot.services import price_views, prices
 from bot.services.errors import DomainError
 from bot.services.prices import Key, Line
 from handlers.callbacks import DigestCb
+from handlers.price_notices import key_label as code_label
 from handlers.prompts import ask_current
 from handlers.routing import RouterRecipe
-from handlers.texts import locale, product_label
+from handlers.texts import locale
 from handlers.turn import Turn
 
 router = RouterRecipe("prices")
@@ -75,35 +75,31 @@ def asks_prices(text: str | None) -> bool:
 
 
 def key_label(key: Key) -> str:
-    """ "Green bean, grade AA", "生豆 AA级"; fresh cherry has no grades."""
-    product = product_label(key.product.value)
-    if key.product == Product.CHERRY and key.grade is None:
-        return product
-    grade = _("grade {grade}").format(grade=key.grade.value) if key.grade else _("ungraded")
-    return _("{product}, {grade}").format(product=product, grade=grade)
+    """ "Green bean · AA", "Fresh cherry": named as the daily digest names it."""
+    return code_label(key.code)
 
 
 def _change(line: Line) -> str:
+    """Since the start of today: "(+5.0% since yesterday)", unchanged, or new today."""
     if line.yesterday_fen is None:
-        return _("new today")
+        return _("(new today)")
     change = line.change
     if not change:
-        return _("unchanged since yesterday")
-    percent = format_percent(change / 100, format="+#,##0.0%;-#,##0.0%", locale=locale())
-    return _("{change} since yesterday").format(change=percent)
+        return _("(unchanged since yesterday)")
+    return _("({change} since yesterday)").format(change=format_change(change, locale()))
 
 
 def _line(line: Line, turn: Turn) -> str:
+    """A line as the daily digest words it (handlers/price_notices.py), and the change."""
     loc = locale()
     name = key_label(line.key)
     if line.fen is None:
-        text = _("{name}: no price yet").format(name=name)
+        text = _("• {name}: no reference price yet").format(name=name)
     else:
-        text = _("{name}: {price} ({change})").format(
-            name=name, price=format_price(line.fen, loc, _), change=_change(line)
-        )
+        price = format_price(line.fen, loc, _)
+        text = _("• {name}: {price}").format(name=name, price=price) + " " + _change(line)
     if line.auction_fen is not None and line.auction_at is not None:
-        text += "\n    " + _("last auction: {price} on {day}").format(
+        text += "\n" + _("   Latest auction: {price} on {day}").format(
             price=format_price(line.auction_fen, loc, _),
             day=format_date(line.auction_at, loc, turn.settings.tz),
         )
@@ -116,7 +112,7 @@ def prices_text(lines: list[Line], turn: Turn) -> str:
             "📈 No prices yet. The cooperative publishes coffee prices here as soon as it has "
             "them: with daily prices on, they come to you each day."
         )
-    return "\n\n".join([_("📈 Coffee prices today"), *(_line(line, turn) for line in lines)])
+    return _("📈 Coffee prices today") + "\n\n" + "\n".join(_line(line, turn) for line in lines)
 
 
 def digest_markup(user: User) -> InlineKeyboardMarkup:

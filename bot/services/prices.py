@@ -9,13 +9,14 @@ held: nobody is told until a coordinator confirms it (it becomes live) or reject
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, time
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.models import (
@@ -184,22 +185,30 @@ class Line:
 async def user_keys(session: AsyncSession, user: User) -> list[Key]:
     """The products and grades a user deals in: a farmer's reports, a merchant's bids (the
     lots' product and grade). Empty for a coordinator or someone with neither: they see all."""
-    if user.role == Role.FARMER:
+    dealt = await dealt_keys(session, select(User.id).where(User.id == user.id))
+    return sorted(dealt.get(user.id, set()), key=_order)
+
+
+async def dealt_keys(session: AsyncSession, users: Select[Any]) -> dict[int, set[Key]]:
+    """`user_keys` of many users at once (`users` selects their ids): two queries however many
+    there are, for the pushes to every subscriber (bot/services/price_pushes.py)."""
+    ids = users.subquery()
+    farmers = select(HarvestReport.farmer_id, HarvestReport.product, HarvestReport.grade).join(
+        User, User.id == HarvestReport.farmer_id
+    )
+    merchants = (
+        select(LotBid.merchant_id, Lot.product, Lot.grade)
+        .join(Lot, Lot.id == LotBid.lot_id)
+        .join(User, User.id == LotBid.merchant_id)
+    )
+    found: dict[int, set[Key]] = {}
+    for query, role in ((farmers, Role.FARMER), (merchants, Role.MERCHANT)):
         rows = await session.execute(
-            select(HarvestReport.product, HarvestReport.grade)
-            .where(HarvestReport.farmer_id == user.id)
-            .distinct()
+            query.where(User.role == role, User.id.in_(select(ids.c[0]))).distinct()
         )
-    elif user.role == Role.MERCHANT:
-        rows = await session.execute(
-            select(Lot.product, Lot.grade)
-            .join(LotBid, LotBid.lot_id == Lot.id)
-            .where(LotBid.merchant_id == user.id)
-            .distinct()
-        )
-    else:
-        return []
-    return sorted({Key(p, g) for p, g in rows}, key=_order)
+        for user_id, product, grade in rows:
+            found.setdefault(user_id, set()).add(Key(product, grade))
+    return found
 
 
 def _order(key: Key) -> tuple[int, int]:
@@ -248,12 +257,15 @@ async def line(session: AsyncSession, key: Key, *, now: datetime, tz: ZoneInfo) 
 
 async def board_keys(session: AsyncSession, user: User) -> list[Key]:
     """The keys `user` is shown: those they deal in that have a price, else every priced one."""
-    priced = await _priced(session)
-    wanted = [k for k in await user_keys(session, user) if k in priced]
-    return wanted or sorted(priced, key=_order)
+    return shown_keys(await user_keys(session, user), await priced_keys(session))
 
 
-async def _priced(session: AsyncSession) -> set[Key]:
+def shown_keys(dealt: Iterable[Key], priced: set[Key]) -> list[Key]:
+    """Of the keys a user deals in, those with a price; every priced key when none has one."""
+    return sorted({k for k in dealt if k in priced} or priced, key=_order)
+
+
+async def priced_keys(session: AsyncSession) -> set[Key]:
     """Keys with a live price of any source."""
     rows = await session.execute(
         select(Price.product, Price.grade).where(Price.status == PriceStatus.LIVE).distinct()

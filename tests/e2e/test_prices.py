@@ -53,8 +53,8 @@ async def test_a_farmer_asks_for_prices_and_switches_the_daily_prices(
 
     await chat.send("/prices")
     first, _png = await prices_and_chart(chat, "📈 今天的咖啡价格")
-    assert "带壳豆 AA级：¥27.30/公斤（比昨天 +5.0%）" in first.text, first.text
-    assert "最近拍卖：¥28.00/公斤（" in first.text and "生豆" not in first.text
+    assert "• 带壳豆 · AA：¥27.30/公斤 （较昨日 +5.0%）" in first.text, first.text
+    assert "最近拍卖价：¥28.00/公斤（" in first.text and "生豆" not in first.text
     assert first.buttons == ["🔔 每日价格：已打开 — 点此关闭"]
     # Typed words at the main menu.
     for typed in ("价格", "多少钱"):
@@ -116,9 +116,9 @@ async def test_a_merchant_asks_before_and_after_there_are_prices(
     await chat.send("Coffee price")
     shown, _png = await prices_and_chart(chat, "📈 Coffee prices today")
     # A merchant who has bid on nothing sees every priced product and grade.
-    assert "Fresh cherry: CN¥5.50/kg (new today)" in shown.text, shown.text
-    assert "Green bean, grade AA: CN¥33.00/kg (unchanged since yesterday)" in shown.text
-    assert "last auction" not in shown.text
+    assert "• Fresh cherry: CN¥5.50/kg (new today)" in shown.text, shown.text
+    assert "• Green bean · AA: CN¥33.00/kg (unchanged since yesterday)" in shown.text
+    assert "auction" not in shown.text
 
     stranger = emulator.user(62, language_code="en")
     await stranger.send("/prices")

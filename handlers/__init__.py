@@ -25,6 +25,7 @@ from handlers import (
     payout_notices,  # noqa: F401 (registers the payout and dispute notice texts)
     payouts,
     price_notices,  # noqa: F401 (registers the price digest and alert texts)
+    prices,
     profile,
     registration,
     reports,
@@ -55,6 +56,7 @@ def routers() -> list[Router]:
         harvest.router,
         reports.router,
         profile.router,
+        prices.router,  # after every dialogue: a step expecting typed text gets "价格" first
         fallback.router,
     ]
     return [recipe.build() for recipe in recipes]

@@ -175,3 +175,9 @@ class HeldPriceCb(CallbackData, prefix="held"):
 
     price_id: int
     confirm: bool
+
+
+class DigestCb(CallbackData, prefix="pdg"):
+    """/prices' button: switch the daily price digest to `on`."""
+
+    on: bool

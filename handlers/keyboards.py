@@ -31,6 +31,7 @@ from handlers.texts import (
     LANGUAGE_NAMES,
     MENU_HELP,
     MENU_PAYOUTS,
+    MENU_PRICES,
     MENU_PROFILE,
     MENU_REPORT,
     MENU_REPORTS,
@@ -65,6 +66,8 @@ def _main_menu(farmer: bool, merchant: bool, coordinator: bool, locale: str) -> 
     if merchant:
         for label in MERCHANT_MENU:
             builder.button(text=menu_label(label))
+    if farmer or merchant:
+        builder.button(text=menu_label(MENU_PRICES))
     if coordinator:
         for label in COORDINATOR_MENU:
             builder.button(text=menu_label(label))

@@ -68,7 +68,8 @@ MENU_REPORTS = N_("📋 My reports")
 MENU_PROFILE = N_("👤 Profile")
 MENU_HELP = N_("❓ Help")
 MENU_PAYOUTS = N_("💴 Payouts")
-MENU_LABELS = (MENU_REPORT, MENU_REPORTS, MENU_PROFILE, MENU_HELP, MENU_PAYOUTS)
+MENU_PRICES = N_("📈 Prices")  # farmers' and approved merchants' menus
+MENU_LABELS = (MENU_REPORT, MENU_REPORTS, MENU_PROFILE, MENU_HELP, MENU_PAYOUTS, MENU_PRICES)
 # The coordinator's menu: each button does what its command does.
 MENU_BROADCAST = N_("📣 Announcement")
 MENU_BROADCASTS = N_("🗓 Announcements")
@@ -322,6 +323,10 @@ def domain_problem(exc: DomainError) -> str:
         ),
         "not_farmer": _("Only registered farmers can do that. Send /start to register."),
         "not_allowed": _("Sorry, only coordinators can do that."),
+        "prices_not_registered": _(
+            "Coffee prices are shown to the programme's registered farmers and merchants. "
+            "Please register first: send /start."
+        ),
         "broadcast_empty": _("An announcement needs some text, or a photo."),
         "broadcast_too_long": _("That is too long for one message (at most {limit} characters)."),
         "schedule_in_past": _("That time has already passed. Please choose a later one."),
@@ -478,6 +483,8 @@ def help_text(user: User, programme: str) -> str:
                 "💴 Payouts (/payouts): what you are paid for coffee sold and weighed, when, and "
                 "whether it is paid. If a payout message is wrong, press ⚠️ This is wrong on it."
             )
+            + "\n\n"
+            + prices_help()
         )
     if may_reapply(user):
         return _(
@@ -502,14 +509,20 @@ def help_text(user: User, programme: str) -> str:
                 "When you win a lot, a coordinator tells you where and when to collect it; after "
                 "the weighing your invoice (weighed kg × your price) arrives here."
             )
+            + "\n\n"
+            + prices_help()
         )
     if user.role == Role.MERCHANT and user.registered:
-        return _(
-            "Your registration ({company}) is waiting for a coordinator's approval. There is "
-            "nothing more to do now: we will message you here when it is approved, and then "
-            "you can bid on coffee pooled from many farmers.\n\n"
-            "/language changes the language."
-        ).format(company=user.company or "—")
+        return (
+            _(
+                "Your registration ({company}) is waiting for a coordinator's approval. There is "
+                "nothing more to do now: we will message you here when it is approved, and then "
+                "you can bid on coffee pooled from many farmers.\n\n"
+                "/language changes the language."
+            ).format(company=user.company or "—")
+            + "\n\n"
+            + _("/prices: today's coffee prices and a chart of the last 30 days.")
+        )
     if user.role == Role.COORDINATOR:
         return (
             _(
@@ -541,9 +554,19 @@ def help_text(user: User, programme: str) -> str:
                 "/due: payouts due; mark them paid with the transfer reference.\n"
                 "/disputes: farmers' open disputes about payouts; correct the amount or explain."
             )
+            + "\n\n"
+            + _("/prices: today's coffee prices and a chart of the last 30 days.")
         )
     return _("Welcome to {programme}! Send /start to register as a farmer or a merchant.").format(
         programme=programme
+    )
+
+
+def prices_help() -> str:
+    """The 📈 button's line of a farmer's and an approved merchant's help."""
+    return _(
+        '📈 Prices (/prices, or type 价格 or "price"): today\'s coffee prices and a chart of the '
+        "last 30 days; its button turns the daily prices on or off."
     )
 
 

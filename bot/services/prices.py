@@ -218,7 +218,8 @@ def _order(key: Key) -> tuple[int, int]:
     return products.index(key.product), grades.index(key.grade)
 
 
-async def _reference_before(session: AsyncSession, key: Key, moment: datetime) -> int | None:
+async def reference_before(session: AsyncSession, key: Key, moment: datetime) -> int | None:
+    """The reference of `key` in force just before `moment` (fen), if it had one."""
     return await session.scalar(
         select(Price.fen_per_kg)
         .where(
@@ -250,7 +251,7 @@ async def line(session: AsyncSession, key: Key, *, now: datetime, tz: ZoneInfo) 
         key=key,
         fen=ref.fen_per_kg if ref else None,
         updated_at=ref.observed_at if ref else None,
-        yesterday_fen=await _reference_before(session, key, midnight),
+        yesterday_fen=await reference_before(session, key, midnight),
         auction_fen=auction.fen_per_kg if auction else None,
         auction_at=auction.observed_at if auction else None,
     )

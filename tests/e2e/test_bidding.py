@@ -611,7 +611,7 @@ async def test_an_approved_merchant_menu_has_the_market(
     await zh.send("/help")
     helped = await zh.receive()
     assert "🔨 拍卖（/lots）" in helped.text
-    assert helped.reply_buttons == ["🔨 拍卖", "💰 我的出价", "📖 规则", "❓ 帮助"]
+    assert helped.reply_buttons == ["🔨 拍卖", "💰 我的出价", "📖 规则", "📈 价格", "❓ 帮助"]
     await zh.send("拍卖")  # a typed menu word
     assert (await zh.receive()).text == "现在没有正在拍卖的批次。有新批次开拍时我们会通知您。"
     await zh.send("💰 我的出价")
@@ -637,7 +637,7 @@ async def test_approved_merchants_have_the_market_in_their_command_menu(
         assert menu(604, lang)[:3] == ["lots", "mybids", "start"], lang
     # The approval brings the market's menu under the input field (waiting, it was Help).
     approved = await notice(market.pending, "✅ Your merchant account is approved")
-    assert approved.reply_buttons == ["🔨 Lots", "💰 My bids", "📖 Rules", "❓ Help"]
+    assert approved.reply_buttons == ["🔨 Lots", "💰 My bids", "📖 Rules", "📈 Prices", "❓ Help"]
     zh = {
         c["command"]: c["description"]
         for c in emulator.commands(scope={"type": "chat", "chat_id": 604}, language_code="zh")

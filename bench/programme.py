@@ -85,7 +85,7 @@ from handlers.callbacks import (
     AuctionCb,
     ChoiceCb,
     CollectCb,
-    DigestCb,
+    DigestAnswerCb,
     LotCb,
     PayoutCb,
     QuickBidCb,
@@ -386,7 +386,7 @@ class Programme:
             chat, chat.press(farmer.village, message=villages), with_buttons_like("dgst:")
         )
         # The daily prices: most say yes (the default, the first button), some no.
-        want = DigestCb(want=farmer.tid % 5 != 0).pack()
+        want = DigestAnswerCb(want=farmer.tid % 5 != 0).pack()
         await exchange(chat, chat.press(callback_data=want, message=digest), shows_menu)
         await exchange(chat, chat.send(w["report"]), with_buttons_like("hv:product:"))
         for question, answer, then in (
@@ -419,7 +419,7 @@ class Programme:
         digest = await exchange(chat, chat.send(merchant.contact), with_buttons_like("dgst:"))
         await exchange(
             chat,
-            chat.press(callback_data=DigestCb(want=True).pack(), message=digest),
+            chat.press(callback_data=DigestAnswerCb(want=True).pack(), message=digest),
             containing(merchant.company),
         )
 

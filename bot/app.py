@@ -23,6 +23,7 @@ from bot.notices.pacing import PacingMiddleware
 from bot.polling import UpdateDispatcher
 from bot.response_types import KeepResponseTypes
 from bot.scheduler import Market, PayoutReminders, Retention, Scheduler
+from bot.services.price_feed import FeedConfig
 from bot.services.price_pushes import PushRules
 from bot.storage import DestinyKeyBuilder, SqlAlchemyStorage
 
@@ -115,6 +116,7 @@ def build_app(settings: Settings) -> App:
         market=Market.from_settings(settings),
         reminders=PayoutReminders.from_settings(settings),
         price_rules=PushRules.from_settings(settings),
+        feed=FeedConfig.from_settings(settings),
     )
     dp.update.outer_middleware(
         DbSessionMiddleware(sessionmaker, settings, i18n, after_commit=notices.wake)

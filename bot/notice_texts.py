@@ -108,7 +108,7 @@ def _announcement(payload: dict[str, Any], ctx: Context) -> Rendered:
 
 
 # The approved merchant's menu (handlers.keyboards.main_menu draws the same one, two a row).
-MARKET_MENU = (N_("🔨 Lots"), N_("💰 My bids"), N_("📖 Rules"), N_("❓ Help"))
+MARKET_MENU = (N_("🔨 Lots"), N_("💰 My bids"), N_("📖 Rules"), N_("📈 Prices"), N_("❓ Help"))
 
 
 @renders("merchant_approved")
@@ -116,7 +116,7 @@ def _approved(payload: dict[str, Any], ctx: Context) -> Rendered:
     """With the market's menu: the one the merchant had while waiting held only Help."""
     labels = [KeyboardButton(text=ctx.gettext(label)) for label in MARKET_MENU]
     menu = ReplyKeyboardMarkup(
-        keyboard=[labels[:2], labels[2:]], resize_keyboard=True, is_persistent=True
+        keyboard=[labels[:2], labels[2:4], labels[4:]], resize_keyboard=True, is_persistent=True
     )
     return Rendered(
         ctx.gettext(

@@ -22,6 +22,13 @@ The price digest has one job, "price-digest", set the same way to today's PRICE_
 (a digest missed while the bot was down goes at once, the same day), at every resync and after
 each run. "price-alerts" scans the reference prices every minute and at start; `wake_alerts`
 runs it at once. bot/services/price_pushes.py says why both send once with two processes.
+
+The price feed (when PRICE_FEED_URL is set) has one job, "price-feed", set to the feed state's
+next attempt in the database (bot/services/price_feed.next_run): at once the first time, then
+every PRICE_FEED_MINUTES, sooner while a failing feed is retried with backoff; at start, at
+every resync (unless a run is under way) and after each run. A run fetches with no transaction
+open and stores what came of it in one transaction under the feed state's lock, so two
+processes store a price once and tell coordinators once.
 """
 
 from __future__ import annotations
@@ -41,9 +48,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.config import Settings
 from bot.models import utcnow
-from bot.services import broadcasts, lots, payouts, price_pushes, retention
+from bot.services import broadcasts, lots, payouts, price_feed, price_pushes, retention
 from bot.services.access import DEADLINE
 from bot.services.errors import DomainError
+from bot.services.price_feed import FeedConfig
 from bot.services.price_pushes import PushRules
 
 log = logging.getLogger(__name__)
@@ -109,6 +117,7 @@ class Scheduler:
         market: Market = Market(),
         reminders: PayoutReminders = PayoutReminders(),
         price_rules: PushRules = PRICE_RULES,
+        feed: FeedConfig | None = None,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.on_notices = on_notices
@@ -116,6 +125,8 @@ class Scheduler:
         self.market = market
         self.reminders = reminders
         self.price_rules = price_rules
+        self.feed = feed
+        self._feed_running = False  # a run sets the job itself when it ends
         self.aps = AsyncIOScheduler(
             timezone="UTC",
             job_defaults={"misfire_grace_time": None, "coalesce": True, "max_instances": 1},
@@ -173,6 +184,7 @@ class Scheduler:
         await self.wake_auctions()
         await self.wake_reminders()
         await self.wake_digest()
+        await self.wake_feed()
 
     async def wake_auctions(self, not_before: datetime | None = None) -> None:
         """Set the auctions job to the next due moment in the database (now, if overdue)."""
@@ -317,6 +329,50 @@ class Scheduler:
                 log.info("%s: %s notices", what, written)
                 self.on_notices()
         return written
+
+    async def wake_feed(self, not_before: datetime | None = None) -> None:
+        """Set the price feed's job to its next attempt in the database (now, if due)."""
+        if self.feed is None or self._feed_running:
+            return
+        async with self._wake_lock:
+            async with self.sessionmaker() as session:
+                when = price_feed.next_run(
+                    await price_feed.state(session), self.feed.every, utcnow()
+                )
+                await session.commit()
+            self.aps.add_job(
+                self.run_feed,
+                "date",
+                run_date=max(when, not_before or utcnow()),
+                id="price-feed",
+                replace_existing=True,
+            )
+
+    async def run_feed(self) -> price_feed.Outcome | None:
+        """Fetch the feed (no transaction open, not holding up the other jobs), then store
+        what came of it; then set the job for the next attempt."""
+        if self.feed is None:
+            return None
+        self._feed_running = True
+        outcome = None
+        try:
+            fetched = await price_feed.fetch(self.feed)
+            async with self._run_lock:
+                async with self.sessionmaker() as session, session.begin():
+                    outcome = await price_feed.store(session, fetched, self.feed)
+        except Exception:  # tried again shortly; the next resync sets the job again
+            log.exception("price feed run failed")
+        finally:
+            self._feed_running = False
+        if outcome is not None and outcome.told:
+            self.on_notices()
+        if outcome is not None and len(outcome.stored) > len(outcome.held):
+            self.wake_alerts()  # a live price moved: its alert need not wait for the scan
+        if self.aps.running:
+            # A run that could not store waits as a failed fetch would, not hammering the feed.
+            retry = RETRY_FAILED if outcome is not None else price_feed.FIRST_RETRY
+            await self.wake_feed(not_before=utcnow() + retry)
+        return outcome
 
     def schedule_broadcast(self, broadcast_id: int, when: datetime) -> None:
         self.aps.add_job(

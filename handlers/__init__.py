@@ -15,14 +15,17 @@ from handlers import (
     coordinator,
     disputes,
     fallback,
+    feed_notices,  # noqa: F401 (registers the price feed's notice texts)
     figures,
     harvest,
+    held_prices,
     lots,
     market_notices,  # noqa: F401 (registers the market's notice texts)
     menus,
     payout_notices,  # noqa: F401 (registers the payout and dispute notice texts)
     payouts,
     price_notices,  # noqa: F401 (registers the price digest and alert texts)
+    prices,
     profile,
     registration,
     reports,
@@ -50,10 +53,12 @@ def routers() -> list[Router]:
         payouts.router,
         disputes.router,
         setprice.router,
+        held_prices.router,
         registration.router,
         harvest.router,
         reports.router,
         profile.router,
+        prices.router,  # after every dialogue: a step expecting typed text gets "价格" first
         fallback.router,
     ]
     return [recipe.build() for recipe in recipes]

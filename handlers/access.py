@@ -49,6 +49,7 @@ COORDINATOR_PREFIXES = (
     "pay",
     "dres",
     "pset",
+    "held",
 )
 # A lot's buttons are merchants' too (LotCb); these of its actions are coordinators' only.
 COORDINATOR_LOT_ACTIONS = frozenset({"bids", "close", "cancel", "close_yes", "cancel_yes", "keep"})

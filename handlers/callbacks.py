@@ -15,7 +15,7 @@ class VillageCb(CallbackData, prefix="vil"):
     village_id: int
 
 
-class DigestCb(CallbackData, prefix="dgst"):
+class DigestAnswerCb(CallbackData, prefix="dgst"):
     """Registration's last answer: the daily price digest wanted or not."""
 
     want: bool
@@ -182,3 +182,16 @@ class SetPriceCb(CallbackData, prefix="pset"):
 
     action: str
     value: str = ""
+
+
+class HeldPriceCb(CallbackData, prefix="held"):
+    """A coordinator's Confirm / Reject of a price held for moving too far."""
+
+    price_id: int
+    confirm: bool
+
+
+class DigestCb(CallbackData, prefix="pdg"):
+    """/prices' button: switch the daily price digest to `on`."""
+
+    on: bool

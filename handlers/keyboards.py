@@ -17,7 +17,7 @@ from handlers.callbacks import (
     ApprovalCb,
     AuditCb,
     ChoiceCb,
-    DigestCb,
+    DigestAnswerCb,
     DraftCb,
     LangCb,
     ProfileCb,
@@ -32,6 +32,7 @@ from handlers.texts import (
     LANGUAGE_NAMES,
     MENU_HELP,
     MENU_PAYOUTS,
+    MENU_PRICES,
     MENU_PROFILE,
     MENU_REPORT,
     MENU_REPORTS,
@@ -66,6 +67,8 @@ def _main_menu(farmer: bool, merchant: bool, coordinator: bool, locale: str) -> 
     if merchant:
         for label in MERCHANT_MENU:
             builder.button(text=menu_label(label))
+    if farmer or merchant:
+        builder.button(text=menu_label(MENU_PRICES))
     if coordinator:
         for label in COORDINATOR_MENU:
             builder.button(text=menu_label(label))
@@ -98,8 +101,8 @@ def roles() -> InlineKeyboardMarkup:
 def digest_choice() -> InlineKeyboardMarkup:
     """Yes first: the digest is on unless the user says no."""
     builder = InlineKeyboardBuilder()
-    builder.button(text=_("✅ Yes"), callback_data=DigestCb(want=True))
-    builder.button(text=_("No"), callback_data=DigestCb(want=False))
+    builder.button(text=_("✅ Yes"), callback_data=DigestAnswerCb(want=True))
+    builder.button(text=_("No"), callback_data=DigestAnswerCb(want=False))
     return builder.as_markup()
 
 

@@ -28,6 +28,7 @@ COMMANDS = [
     ("report", N_("Report a harvest")),
     ("reports", N_("My harvest reports")),
     ("payouts", N_("My payouts")),
+    ("prices", N_("Coffee prices today, and a chart")),
     ("profile", N_("My profile")),
     ("rules", N_("How the auctions work")),
     ("language", N_("Change language")),

@@ -12,7 +12,7 @@ from bot.models import Role
 from bot.services import users, villages
 from bot.services.errors import DomainError
 from handlers import keyboards as kb
-from handlers.callbacks import DigestCb, LangCb, RoleCb, VillageCb
+from handlers.callbacks import DigestAnswerCb, LangCb, RoleCb, VillageCb
 from handlers.prompts import ask_current, prompt
 from handlers.routing import RouterRecipe
 from handlers.states import Registration
@@ -177,9 +177,9 @@ async def farmer_village(callback: CallbackQuery, callback_data: VillageCb, turn
     await ask_digest(turn)
 
 
-@router.callback_query(Registration.farmer_digest, DigestCb.filter())
-@router.callback_query(Registration.merchant_digest, DigestCb.filter())
-async def digest_chosen(callback: CallbackQuery, callback_data: DigestCb, turn: Turn) -> None:
+@router.callback_query(Registration.farmer_digest, DigestAnswerCb.filter())
+@router.callback_query(Registration.merchant_digest, DigestAnswerCb.filter())
+async def digest_chosen(callback: CallbackQuery, callback_data: DigestAnswerCb, turn: Turn) -> None:
     """The last question: the answer is stored with the registration itself."""
     await turn.mark_answered(
         callback,

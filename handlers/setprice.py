@@ -1,6 +1,6 @@
 """A coordinator's /setprice: the local reference price of a product and grade, typed in chat.
 
-Product and grade are buttons; the price is typed ("9.6", "9.6元", "¥9.6", full-width digits)
+Product and grade are buttons (fresh cherry has no grade); the price is typed ("9.6", "9.6元", "¥9.6", full-width digits)
 and read by bot/auction.parse_price, whose refusals are worded as for bidding; a confirmation
 shows the old price, the new one and the change before anything is stored. Rules (who may,
 what is stored and audited) live in bot/services/prices.py; this router reads and words.
@@ -26,10 +26,11 @@ from handlers.callbacks import SetPriceCb
 from handlers.common import show_menu
 from handlers.lot_views import price_problem
 from handlers.payout_notices import signed_money
+from handlers.price_notices import key_label
 from handlers.prompts import prompt
 from handlers.routing import RouterRecipe
 from handlers.states import SettingPrice
-from handlers.texts import is_answer, locale, price_key_title, product_label
+from handlers.texts import is_answer, locale, product_label
 from handlers.turn import Turn
 
 router = RouterRecipe("setprice")
@@ -105,8 +106,14 @@ async def chosen(callback: CallbackQuery, callback_data: SetPriceCb, turn: Turn)
     await turn.state.update_data({callback_data.action: value})
     if callback_data.action == "product":
         await turn.mark_answered(callback, _("Product: {value}").format(value=product_label(value)))
-        await turn.state.set_state(SettingPrice.grade)
-        await ask_grade(turn)
+        if value != Product.CHERRY.value:
+            await turn.state.set_state(SettingPrice.grade)
+            await ask_grade(turn)
+            return
+        # Fresh cherry has no grade (as in a harvest report): its price is the ungraded one.
+        await turn.state.update_data(grade=UNGRADED)
+        await turn.state.set_state(SettingPrice.price)
+        await ask_price(turn)
         return
     grade = value if value != UNGRADED else _("ungraded")
     await turn.mark_answered(callback, _("Grade: {value}").format(value=grade))
@@ -129,10 +136,10 @@ async def ask_price(turn: Turn) -> None:
     key = await _key(turn)
     current = await prices.current_reference(turn.session, turn.user, key)
     if current is None:
-        now = _("{title} has no reference price yet.").format(title=price_key_title(key))
+        now = _("{title} has no reference price yet.").format(title=key_label(key.code))
     else:
         now = _("The reference price of {title} is {price}.").format(
-            title=price_key_title(key), price=_price(current.fen_per_kg)
+            title=key_label(key.code), price=_price(current.fen_per_kg)
         )
     await turn.say(
         now + "\n" + _("Type the new price per kg in yuan, like 9.6, 9.6元 or ¥9.6. /cancel stops.")
@@ -182,7 +189,7 @@ async def ask_confirm(turn: Turn) -> None:
     current = await prices.current_reference(turn.session, turn.user, key)
     old = current.fen_per_kg if current is not None else None
     lines = [
-        _("Set the reference price of {title}?").format(title=price_key_title(key)),
+        _("Set the reference price of {title}?").format(title=key_label(key.code)),
         "",
         _("Now: {price}").format(price=_price(old) if old is not None else _("none yet")),
         _("New: {price}").format(price=_price(fen)),
@@ -204,7 +211,7 @@ async def confirmed(callback: CallbackQuery, turn: Turn, scheduler: Scheduler) -
     turn.after_commit(scheduler.wake_alerts)  # subscribers hear of a big move at once
     await turn.state.clear()
     text = _("✅ The reference price of {title} is now {price}.").format(
-        title=price_key_title(key), price=_price(price.fen_per_kg)
+        title=key_label(key.code), price=_price(price.fen_per_kg)
     )
     change = change_text(price.previous_fen, price.fen_per_kg)
     if price.previous_fen is not None and change is not None:

@@ -42,7 +42,6 @@ from bot.services import harvests
 from bot.services.errors import DomainError
 from bot.services.harvests import HarvestDraft
 from bot.services.pools import Pool
-from bot.services.prices import Key
 from bot.services.users import may_reapply
 
 LANGUAGE_NAMES = {"zh": "中文", "en": "English"}
@@ -69,7 +68,8 @@ MENU_REPORTS = N_("📋 My reports")
 MENU_PROFILE = N_("👤 Profile")
 MENU_HELP = N_("❓ Help")
 MENU_PAYOUTS = N_("💴 Payouts")
-MENU_LABELS = (MENU_REPORT, MENU_REPORTS, MENU_PROFILE, MENU_HELP, MENU_PAYOUTS)
+MENU_PRICES = N_("📈 Prices")  # farmers' and approved merchants' menus
+MENU_LABELS = (MENU_REPORT, MENU_REPORTS, MENU_PROFILE, MENU_HELP, MENU_PAYOUTS, MENU_PRICES)
 # The coordinator's menu: each button does what its command does.
 MENU_BROADCAST = N_("📣 Announcement")
 MENU_BROADCASTS = N_("🗓 Announcements")
@@ -145,12 +145,6 @@ def variety_label(value: str) -> str:
         "bourbon": _("Bourbon"),
         "other": _("Other variety"),
     }.get(value, value)
-
-
-def price_key_title(key: Key) -> str:
-    """ "Parchment · AA", "Fresh cherry · ungraded": what a reference price is of."""
-    grade = key.grade.value if key.grade is not None else _("ungraded")
-    return " · ".join((product_label(key.product.value), grade))
 
 
 def grade_label(value: str | None) -> str:
@@ -329,6 +323,10 @@ def domain_problem(exc: DomainError) -> str:
         ),
         "not_farmer": _("Only registered farmers can do that. Send /start to register."),
         "not_allowed": _("Sorry, only coordinators can do that."),
+        "prices_not_registered": _(
+            "Coffee prices are shown to the programme's registered farmers and merchants. "
+            "Please register first: send /start."
+        ),
         "broadcast_empty": _("An announcement needs some text, or a photo."),
         "broadcast_too_long": _("That is too long for one message (at most {limit} characters)."),
         "schedule_in_past": _("That time has already passed. Please choose a later one."),
@@ -488,6 +486,8 @@ def help_text(user: User, programme: str) -> str:
                 "💴 Payouts (/payouts): what you are paid for coffee sold and weighed, when, and "
                 "whether it is paid. If a payout message is wrong, press ⚠️ This is wrong on it."
             )
+            + "\n\n"
+            + prices_help()
         )
     if may_reapply(user):
         return _(
@@ -512,14 +512,20 @@ def help_text(user: User, programme: str) -> str:
                 "When you win a lot, a coordinator tells you where and when to collect it; after "
                 "the weighing your invoice (weighed kg × your price) arrives here."
             )
+            + "\n\n"
+            + prices_help()
         )
     if user.role == Role.MERCHANT and user.registered:
-        return _(
-            "Your registration ({company}) is waiting for a coordinator's approval. There is "
-            "nothing more to do now: we will message you here when it is approved, and then "
-            "you can bid on coffee pooled from many farmers.\n\n"
-            "/language changes the language."
-        ).format(company=user.company or "—")
+        return (
+            _(
+                "Your registration ({company}) is waiting for a coordinator's approval. There is "
+                "nothing more to do now: we will message you here when it is approved, and then "
+                "you can bid on coffee pooled from many farmers.\n\n"
+                "/language changes the language."
+            ).format(company=user.company or "—")
+            + "\n\n"
+            + _("/prices: today's coffee prices and a chart of the last 30 days.")
+        )
     if user.role == Role.COORDINATOR:
         return (
             _(
@@ -552,6 +558,8 @@ def help_text(user: User, programme: str) -> str:
                 "/disputes: farmers' open disputes about payouts; correct the amount or explain."
             )
             + "\n\n"
+            + _("/prices: today's coffee prices and a chart of the last 30 days.")
+            + "\n\n"
             + _(
                 "/setprice: set the reference price of a product and grade, typed like 9.6元; "
                 "you see the change from the last price before you confirm."
@@ -559,6 +567,14 @@ def help_text(user: User, programme: str) -> str:
         )
     return _("Welcome to {programme}! Send /start to register as a farmer or a merchant.").format(
         programme=programme
+    )
+
+
+def prices_help() -> str:
+    """The 📈 button's line of a farmer's and an approved merchant's help."""
+    return _(
+        '📈 Prices (/prices, or type 价格 or "price"): today\'s coffee prices and a chart of the '
+        "last 30 days; its button turns the daily prices on or off."
     )
 
 
@@ -684,8 +700,11 @@ def _audit_what(entry: AuditEntry, settings: Settings) -> str:
             )
         return _("rejected the sale of {lot} at {price}").format(lot=lot, price=price)
     if entry.action == AuditAction.PRICE_SET:
+        # Named as the price pushes name it; imported here: price_notices imports this module.
+        from handlers.price_notices import key_label
+
         return _("set the reference price of {what} to {price}").format(
-            what=price_key_title(Key.from_code(str(d.get("key", "")))),
+            what=key_label(str(d.get("key", ""))),
             price=format_price(int(d.get("fen_per_kg") or 0), locale(), _),
         )
     if entry.action == AuditAction.VILLAGE_ADD:

@@ -27,7 +27,14 @@ from aiogram.methods import (
     SendPhoto,
     TelegramMethod,
 )
-from aiogram.types import CallbackQuery, InlineKeyboardMarkup, InputFile, Message, TelegramObject
+from aiogram.types import (
+    BufferedInputFile,
+    CallbackQuery,
+    InlineKeyboardMarkup,
+    InputFile,
+    Message,
+    TelegramObject,
+)
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -103,6 +110,30 @@ class Turn:
 
     async def photo(self, photo: str | InputFile, caption: str | None = None) -> None:
         self.send(SendPhoto(chat_id=self.chat_id, photo=photo, caption=caption))
+
+    def photo_after_commit(
+        self, make: Callable[[], Awaitable[bytes | None]], filename: str
+    ) -> None:
+        """A photo whose bytes take time to make (a chart): made once the update is committed,
+        so no transaction (nor SQLite's one writer) waits for it, and sent in this place among
+        the replies; nothing is sent when `make` returns None or fails."""
+        placeholder = Reply(SendPhoto(chat_id=self.chat_id, photo=filename))
+        self.replies.queued.append(placeholder)
+        queued = self.replies.queued
+
+        async def made() -> None:
+            data = None
+            try:
+                data = await make()
+            finally:
+                if data is None:
+                    queued.remove(placeholder)
+                else:
+                    placeholder.method = SendPhoto(
+                        chat_id=self.chat_id, photo=BufferedInputFile(data, filename=filename)
+                    )
+
+        self.after_commit(made)
 
     async def edit(self, message_id: int, text: str, markup: Markup = None) -> None:
         """Queue an edit of one of the bot's messages in this chat (its buttons go unless

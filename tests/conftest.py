@@ -125,8 +125,8 @@ async def emulator() -> AsyncIterator[BotApiEmulator]:
         await emu.stop()
 
 
-@pytest.fixture
-def settings(database_url: str, emulator: BotApiEmulator) -> Settings:
+def bot_settings(database_url: str, emulator: BotApiEmulator) -> Settings:
+    """The test bot's settings: this database, this emulator, COORDINATOR_ID configured."""
     return Settings(
         _env_file=None,
         bot_token=TOKEN,
@@ -135,6 +135,11 @@ def settings(database_url: str, emulator: BotApiEmulator) -> Settings:
         coordinator_ids=frozenset({COORDINATOR_ID}),
         polling_timeout=1,
     )
+
+
+@pytest.fixture
+def settings(database_url: str, emulator: BotApiEmulator) -> Settings:
+    return bot_settings(database_url, emulator)
 
 
 class BotRunner:

@@ -89,6 +89,8 @@ async def test_a_built_wheel_installs_and_the_bot_answers(
     for locale in ("zh", "en"):
         assert f"bot/locales/{locale}/LC_MESSAGES/messages.mo" in names
     assert not any(name.startswith("locales/") for name in names)
+    for page_file in ("index.html", "app.js", "style.css"):  # the demo page (bot/demo/page.py)
+        assert f"bot/demo/static/{page_file}" in names
 
     venv, site = await asyncio.to_thread(_fresh_venv, tmp_path, wheel)
     where = _run(

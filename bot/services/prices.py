@@ -76,7 +76,8 @@ def moved_beyond(old_fen: int | None, new_fen: int, percent: Decimal) -> bool:
     return change is not None and abs(change) > percent
 
 
-def _is_key(key: Key) -> Any:
+def is_key(key: Key) -> Any:
+    """A WHERE clause for the rows of this product and grade (NULL grade: ungraded)."""
     grade = Price.grade.is_(None) if key.grade is None else Price.grade == key.grade
     return (Price.product == key.product) & grade
 
@@ -86,7 +87,7 @@ async def reference(session: AsyncSession, key: Key) -> Price | None:
     return await session.scalar(
         select(Price)
         .where(
-            _is_key(key),
+            is_key(key),
             Price.status == PriceStatus.LIVE,
             Price.source.in_(REFERENCE_SOURCES),
         )
@@ -162,7 +163,7 @@ async def history(
 ) -> list[Price]:
     """Live prices of `key` observed since `since`, oldest first (all sources unless given)."""
     query = select(Price).where(
-        _is_key(key), Price.status == PriceStatus.LIVE, Price.observed_at >= since
+        is_key(key), Price.status == PriceStatus.LIVE, Price.observed_at >= since
     )
     if sources:
         query = query.where(Price.source.in_(sources))
@@ -222,11 +223,12 @@ def _order(key: Key) -> tuple[int, int]:
     return products.index(key.product), grades.index(key.grade)
 
 
-async def _reference_before(session: AsyncSession, key: Key, moment: datetime) -> int | None:
+async def reference_before(session: AsyncSession, key: Key, moment: datetime) -> int | None:
+    """The reference of `key` in force just before `moment` (fen), if it had one."""
     return await session.scalar(
         select(Price.fen_per_kg)
         .where(
-            _is_key(key),
+            is_key(key),
             Price.status == PriceStatus.LIVE,
             Price.source.in_(REFERENCE_SOURCES),
             Price.observed_at < moment,
@@ -239,7 +241,7 @@ async def _reference_before(session: AsyncSession, key: Key, moment: datetime) -
 async def _latest_auction(session: AsyncSession, key: Key) -> Price | None:
     return await session.scalar(
         select(Price)
-        .where(_is_key(key), Price.source == PriceSource.AUCTION)
+        .where(is_key(key), Price.source == PriceSource.AUCTION)
         .order_by(Price.observed_at.desc(), Price.id.desc())
         .limit(1)
     )
@@ -254,7 +256,7 @@ async def line(session: AsyncSession, key: Key, *, now: datetime, tz: ZoneInfo) 
         key=key,
         fen=ref.fen_per_kg if ref else None,
         updated_at=ref.observed_at if ref else None,
-        yesterday_fen=await _reference_before(session, key, midnight),
+        yesterday_fen=await reference_before(session, key, midnight),
         auction_fen=auction.fen_per_kg if auction else None,
         auction_at=auction.observed_at if auction else None,
     )

@@ -1,20 +1,28 @@
-"""Conversations reused by several end-to-end tests, written as a user would tap and type."""
+"""Conversations reused by several end-to-end tests, written as a user would tap and type, and
+the people and lots a test starts from, written straight into the tables."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.models import User
+from bot.models import MerchantStatus, User, Village, utcnow
+from bot.services import harvests, lots, users
+from bot.services.harvests import HarvestDraft
+from bot.services.pools import PoolKey
+from tests.conditions import outbox_drained
+from tests.conftest import COORDINATOR_ID
 from tests.emulator import BotMessage, UserChat
 
 if TYPE_CHECKING:
     from tests.conftest import BotRunner
 
 Tr = Callable[[str], str]
+NOTICE_WAIT = 20  # notices to one chat leave a second apart (NOTICE_CHAT_INTERVAL)
 
 
 def translator(runner: BotRunner, lang: str) -> Tr:
@@ -122,3 +130,80 @@ async def report_parchment(
     await chat.receive_until(lambda m: bool(m.inline_keyboard))
     await chat.send(quantity)
     return await chat.receive_until(lambda m: w["confirm"] in m.buttons)
+
+
+async def seed_farmer(
+    session: AsyncSession,
+    village: Village,
+    tid: int,
+    lang: str,
+    kgs: list[int],
+    product: str = "parchment",
+    photo: str | None = None,
+) -> User:
+    """A farmer who registered earlier, with a report per quantity in ``kgs`` (washed AA
+    Catimor, 11% moisture; cherry has neither process nor grade)."""
+    user = await users.ensure_user(session, tid)
+    await users.set_language(session, user, lang)
+    await users.register_farmer(
+        session, user, name=f"F{tid}", phone="13800000000", village_id=village.id
+    )
+    for kg in kgs:
+        bean = product != "cherry"
+        await harvests.submit_report(
+            session,
+            user,
+            HarvestDraft(
+                product=product,
+                process="washed" if bean else None,
+                variety="catimor",
+                quantity_g=kg * 1000,
+                grade="AA" if bean else None,
+                moisture_tenths=110 if bean else None,
+                photo_file_id=photo,
+            ),
+        )
+    return user
+
+
+async def seed_merchant(
+    session: AsyncSession, tid: int, lang: str, status: MerchantStatus = MerchantStatus.APPROVED
+) -> User:
+    """A merchant who registered earlier, approved unless ``status`` says otherwise."""
+    user = await users.ensure_user(session, tid)
+    await users.set_language(session, user, lang)
+    await users.register_merchant(session, user, company=f"Co{tid}", contact="13900000000")
+    user.merchant_status = status
+    return user
+
+
+async def open_lots(
+    session: AsyncSession,
+    runner: BotRunner,
+    key: PoolKey,
+    closes_in: timedelta = timedelta(hours=2),
+    target_kg: int | None = None,
+) -> list[int]:
+    """Open auctions as a coordinator would (reserve ¥20.00/kg, increment ¥0.10/kg)."""
+    coordinator = await users.get_user(session, COORDINATOR_ID)
+    assert coordinator is not None
+    opened = await lots.open_lots(
+        session,
+        coordinator,
+        key,
+        target_kg * 1000 if target_kg else None,
+        lots.Terms(
+            reserve_fen=2000,
+            increment_fen=10,
+            closes_at=utcnow() + closes_in,
+            extension=timedelta(minutes=3),
+        ),
+    )
+    ids = [lot.id for lot in opened]
+    await session.commit()
+    assert runner.app is not None
+    runner.app.notices.wake()
+    await runner.app.scheduler.wake_auctions()
+    # The new-lot notices are in every merchant's chat before anyone taps anything.
+    await outbox_drained(session, timeout=NOTICE_WAIT)
+    return ids

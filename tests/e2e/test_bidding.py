@@ -20,20 +20,17 @@ from bot.models import (
     MerchantStatus,
     Process,
     Product,
-    User,
     Village,
-    utcnow,
 )
-from bot.services import harvests, lots, users
-from bot.services.harvests import HarvestDraft
+from bot.services import lots, users
 from bot.services.pools import PoolKey
 from handlers.callbacks import LotCb, MaximumCb, QuickBidCb
 from tests.conditions import eventually, outbox_drained
 from tests.conftest import COORDINATOR_ID, BotRunner
+from tests.e2e.flows import NOTICE_WAIT, open_lots, seed_farmer, seed_merchant
 from tests.emulator import BotApiEmulator, BotMessage, UserChat
 from tests.emulator.files import make_png
 
-NOTICE_WAIT = 20  # notices to one chat leave a second apart (NOTICE_CHAT_INTERVAL)
 ACCEPTANCE = timedelta(hours=24)
 
 
@@ -49,48 +46,6 @@ class Market:
     village: Village
 
 
-async def _farmer(
-    session: AsyncSession,
-    village: Village,
-    tid: int,
-    lang: str,
-    kgs: list[int],
-    product: str = "parchment",
-    photo: str | None = None,
-) -> User:
-    user = await users.ensure_user(session, tid)
-    await users.set_language(session, user, lang)
-    await users.register_farmer(
-        session, user, name=f"F{tid}", phone="13800000000", village_id=village.id
-    )
-    for kg in kgs:
-        bean = product != "cherry"
-        await harvests.submit_report(
-            session,
-            user,
-            HarvestDraft(
-                product=product,
-                process="washed" if bean else None,
-                variety="catimor",
-                quantity_g=kg * 1000,
-                grade="AA" if bean else None,
-                moisture_tenths=110 if bean else None,
-                photo_file_id=photo,
-            ),
-        )
-    return user
-
-
-async def _merchant(
-    session: AsyncSession, tid: int, lang: str, status: MerchantStatus = MerchantStatus.APPROVED
-) -> User:
-    user = await users.ensure_user(session, tid)
-    await users.set_language(session, user, lang)
-    await users.register_merchant(session, user, company=f"Co{tid}", contact="13900000000")
-    user.merchant_status = status
-    return user
-
-
 @pytest.fixture
 async def market(
     emulator: BotApiEmulator, running_bot: BotRunner, villages: list[Village], session: AsyncSession
@@ -102,12 +57,12 @@ async def market(
     other = emulator.files.new_photo(make_png(rgb=(150, 80, 20)))[-1]["file_id"]
     coordinator = await users.ensure_user(session, COORDINATOR_ID, {COORDINATOR_ID})
     await users.set_language(session, coordinator, "en")
-    await _farmer(session, village, 301, "zh", [600], photo=photo)
-    await _farmer(session, village, 302, "en", [500], photo=other)
-    await _merchant(session, 601, "en")
-    await _merchant(session, 602, "zh")
-    await _merchant(session, 603, "en")
-    await _merchant(session, 604, "en", MerchantStatus.PENDING)
+    await seed_farmer(session, village, 301, "zh", [600], photo=photo)
+    await seed_farmer(session, village, 302, "en", [500], photo=other)
+    await seed_merchant(session, 601, "en")
+    await seed_merchant(session, 602, "zh")
+    await seed_merchant(session, 603, "en")
+    await seed_merchant(session, 604, "en", MerchantStatus.PENDING)
     await session.commit()
     return Market(
         en=emulator.user(601, language_code="en"),
@@ -125,38 +80,6 @@ def _key(village: Village, product: str = "parchment") -> PoolKey:
     if product == "cherry":
         return PoolKey(village.id, Product.CHERRY, None, None)
     return PoolKey(village.id, Product.PARCHMENT, Process.WASHED, Grade.AA)
-
-
-async def open_lots(
-    session: AsyncSession,
-    runner: BotRunner,
-    key: PoolKey,
-    closes_in: timedelta = timedelta(hours=2),
-    target_kg: int | None = None,
-) -> list[int]:
-    """Open auctions as a coordinator would (reserve ¥20.00/kg, increment ¥0.10/kg)."""
-    coordinator = await users.get_user(session, COORDINATOR_ID)
-    assert coordinator is not None
-    opened = await lots.open_lots(
-        session,
-        coordinator,
-        key,
-        target_kg * 1000 if target_kg else None,
-        lots.Terms(
-            reserve_fen=2000,
-            increment_fen=10,
-            closes_at=utcnow() + closes_in,
-            extension=timedelta(minutes=3),
-        ),
-    )
-    ids = [lot.id for lot in opened]
-    await session.commit()
-    assert runner.app is not None
-    runner.app.notices.wake()
-    await runner.app.scheduler.wake_auctions()
-    # The new-lot notices are in every merchant's chat before anyone taps anything.
-    await outbox_drained(session, timeout=NOTICE_WAIT)
-    return ids
 
 
 async def close(session: AsyncSession, runner: BotRunner, lot_id: int) -> LotStatus | None:
@@ -589,8 +512,8 @@ async def test_the_list_pages_filters_and_shows_photos(
     market: Market, running_bot: BotRunner, session: AsyncSession, emulator: BotApiEmulator
 ) -> None:
     for tid, kg in ((311, 100), (312, 100), (313, 100), (314, 100), (315, 100)):
-        await _farmer(session, market.village, tid, "zh", [kg])
-    await _farmer(session, market.village, 320, "zh", [80], product="cherry")
+        await seed_farmer(session, market.village, tid, "zh", [kg])
+    await seed_farmer(session, market.village, 320, "zh", [80], product="cherry")
     await session.commit()
     parchment = await open_lots(session, running_bot, _key(market.village), target_kg=100)
     cherry = await open_lots(session, running_bot, _key(market.village, "cherry"))
@@ -688,7 +611,7 @@ async def test_an_approved_merchant_menu_has_the_market(
     await zh.send("/help")
     helped = await zh.receive()
     assert "🔨 拍卖（/lots）" in helped.text
-    assert helped.reply_buttons == ["🔨 拍卖", "💰 我的出价", "📖 规则", "❓ 帮助"]
+    assert helped.reply_buttons == ["🔨 拍卖", "💰 我的出价", "📖 规则", "📈 价格", "❓ 帮助"]
     await zh.send("拍卖")  # a typed menu word
     assert (await zh.receive()).text == "现在没有正在拍卖的批次。有新批次开拍时我们会通知您。"
     await zh.send("💰 我的出价")
@@ -714,7 +637,7 @@ async def test_approved_merchants_have_the_market_in_their_command_menu(
         assert menu(604, lang)[:3] == ["lots", "mybids", "start"], lang
     # The approval brings the market's menu under the input field (waiting, it was Help).
     approved = await notice(market.pending, "✅ Your merchant account is approved")
-    assert approved.reply_buttons == ["🔨 Lots", "💰 My bids", "📖 Rules", "❓ Help"]
+    assert approved.reply_buttons == ["🔨 Lots", "💰 My bids", "📖 Rules", "📈 Prices", "❓ Help"]
     zh = {
         c["command"]: c["description"]
         for c in emulator.commands(scope={"type": "chat", "chat_id": 604}, language_code="zh")

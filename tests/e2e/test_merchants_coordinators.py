@@ -21,7 +21,19 @@ from tests.emulator import BotApiEmulator, UserChat
 
 PROGRAMME = "Baoshan Coffee"
 LANGS = pytest.mark.parametrize("lang", ["zh", "en"])
-FARMER_MENU = ["📦 Report harvest", "📋 My reports", "👤 Profile", "💴 Payouts", "❓ Help"]
+FARMER_MENU = [
+    "📦 Report harvest",
+    "📋 My reports",
+    "👤 Profile",
+    "💴 Payouts",
+    "📈 Prices",
+    "❓ Help",
+]
+PRICES_HELP = (
+    '📈 Prices (/prices, or type 价格 or "price"): today\'s coffee prices and a chart of the '
+    "last 30 days; its button turns the daily prices on or off."
+)
+PRICES_LINE = "/prices: today's coffee prices and a chart of the last 30 days."
 
 
 @pytest.fixture
@@ -161,7 +173,7 @@ async def test_help_says_what_each_user_can_do_now(
         "nothing more to do now: we will message you here when it is approved, and then "
         "you can bid on coffee pooled from many farmers.\n\n"
         "/language changes the language."
-    ).format(company="Co 711")
+    ).format(company="Co 711") + "\n\n" + t(PRICES_LINE)
     approved = await help_for(emulator.user(712, language_code=lang))
     assert approved == t(
         "You are an approved merchant of {programme} ({company}).\n\n"
@@ -175,7 +187,7 @@ async def test_help_says_what_each_user_can_do_now(
     ).format(programme=PROGRAMME, company="Co 712") + "\n\n" + t(
         "When you win a lot, a coordinator tells you where and when to collect it; after "
         "the weighing your invoice (weighed kg × your price) arrives here."
-    )
+    ) + "\n\n" + t(PRICES_HELP)
     rejected = await help_for(emulator.user(713, language_code=lang))
     assert rejected == t(
         "Your merchant registration was not approved. Send /start to apply again with "
@@ -186,6 +198,7 @@ async def test_help_says_what_each_user_can_do_now(
     await register_farmer(farmer, lang, name="Bo")
     farmer_help = await help_for(farmer)
     assert t("📦 Report harvest") in farmer_help and "/payouts" in farmer_help
+    assert farmer_help.endswith(t(PRICES_HELP))
     coordinator = await _coordinator(emulator, lang)
     await coordinator.send("/help")
     said = await coordinator.receive()
@@ -213,7 +226,7 @@ async def test_help_says_what_each_user_can_do_now(
         "weighed kg, then complete (the merchant is invoiced, the payouts scheduled).\n"
         "/due: payouts due; mark them paid with the transfer reference.\n"
         "/disputes: farmers' open disputes about payouts; correct the amount or explain."
-    ) + "\n\n" + t(
+    ) + "\n\n" + t(PRICES_LINE) + "\n\n" + t(
         "/setprice: set the reference price of a product and grade, typed like 9.6元; "
         "you see the change from the last price before you confirm."
     )

@@ -172,6 +172,12 @@ class UserChat:
         self._changed.notify()
         self.emu.notify()
 
+    def events_since(self, cursor: int) -> tuple[list[tuple[Any, ...]], int]:
+        """The chat's log entries from ``cursor`` on (the transcript's events, oldest first)
+        and the cursor to pass next time: a live view follows the chat with it."""
+        events = self._events[cursor:]
+        return events, cursor + len(events)
+
     def _log(self, kind: str, *args: Any) -> None:
         if kind == "error":
             self.errors.append((args[0], args[1], args[2]))
@@ -424,16 +430,28 @@ class UserChat:
                 return await self.press(found, message=target)
             label = _one([b.text for b in reply], text, exact)
             if label is not None:
-                button = next(b for b in reply if b.text == label)
-                if button.request_contact:
-                    return await self.send_contact(phone or self.phone)
-                if button.request_location:
-                    return await self.send_location(*BAOSHAN)
-                return await self.send(button.text)
+                return await self.press_keyboard(label, phone=phone)
         raise ButtonNotFound(
             f"no button {text!r} in chat {self.id}: inline buttons of the newest message: "
             f"{_listed(inline)}; reply keyboard: {_listed([b.text for b in reply])}"
         )
+
+    async def press_keyboard(self, text: str, *, phone: str | None = None) -> int:
+        """Press the reply-keyboard button labelled exactly ``text``: it sends its text, or
+        the user's own contact (request_contact; ``phone``, default ``self.phone``), or a
+        location (request_location). Returns the update id."""
+        reply = [b for row in self.keyboard or [] for b in row]
+        button = next((b for b in reply if b.text == text), None)
+        if button is None:
+            raise ButtonNotFound(
+                f"no button {text!r} on the keyboard of chat {self.id}: "
+                f"{_listed([b.text for b in reply])}"
+            )
+        if button.request_contact:
+            return await self.send_contact(phone or self.phone)
+        if button.request_location:
+            return await self.send_location(*BAOSHAN)
+        return await self.send(button.text)
 
     @property
     def phone(self) -> str:

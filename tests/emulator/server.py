@@ -119,8 +119,10 @@ class BotApiEmulator:
         app.router.add_route("*", "/bot{token}/{method}", self._handle_api)
         if self.control_api:
             from .control import add_control_routes
+            from .userside import add_user_side_routes
 
             add_control_routes(app, self)
+            add_user_side_routes(app, self)
         self.updates.stopping = False
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
@@ -171,6 +173,7 @@ class BotApiEmulator:
                 is_premium=is_premium,
             )
             self.chats[user_id] = chat
+            self._changed.notify()  # a page lists the new chat
         else:
             chat.update_profile(
                 first_name=first_name,
@@ -394,6 +397,11 @@ class BotApiEmulator:
             if remaining <= 0:
                 raise AssertionError(f"condition not met within {timeout}s")
             await self._changed.wait(remaining)
+
+    async def changed(self, timeout: float) -> bool:
+        """Wait for the next change anywhere (a message, an update, an API call); False if
+        none came within ``timeout`` seconds."""
+        return await self._changed.wait(timeout)
 
     def notify(self) -> None:
         """Wake emulator-wide waiters (used by UserChat)."""

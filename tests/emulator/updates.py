@@ -100,9 +100,10 @@ class UpdateQueue:
         return uid
 
     def stop(self) -> None:
-        """Release pending long polls."""
+        """Release pending long polls (and event streams waiting for a change)."""
         self.stopping = True
         self._signal.notify()
+        self.changed.notify()
 
     def drop_pending(self) -> None:
         """deleteWebhook(drop_pending_updates=True)."""

@@ -10,13 +10,13 @@ from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.fsm.storage.base import StorageKey
 from aiogram.fsm.storage.memory import MemoryStorage
-from aiogram.methods import EditMessageReplyMarkup, SendMessage
-from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
+from aiogram.methods import EditMessageReplyMarkup, SendMessage, SendPhoto
+from aiogram.types import BufferedInputFile, InlineKeyboardButton, InlineKeyboardMarkup
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.models import User
-from bot.replies import Replies
+from bot.replies import Replies, run_hooks
 from handlers.prompts import prompt
 from handlers.turn import Turn
 
@@ -78,3 +78,28 @@ async def test_the_end_of_the_dialogue_removes_the_open_questions_buttons() -> N
     await ended.finish()
     [edit] = _methods(ended)
     assert isinstance(edit, EditMessageReplyMarkup) and edit.message_id == 5
+
+
+async def test_a_photo_made_after_the_commit_keeps_its_place_or_is_left_out() -> None:
+    turn = _turn()
+    await turn.say("Prices")
+
+    async def chart() -> bytes:
+        return b"\x89PNG chart"
+
+    async def nothing() -> None:
+        return None
+
+    async def broken() -> bytes:
+        raise RuntimeError("no font")
+
+    turn.photo_after_commit(chart, "prices.png")
+    turn.photo_after_commit(nothing, "none.png")
+    turn.photo_after_commit(broken, "broken.png")
+    await turn.say("The question again")
+    assert len(_methods(turn)) == 5  # placeholders until the hooks run, after the commit
+    await run_hooks(turn.replies.hooks)
+    first, photo, last = _methods(turn)
+    assert (first.text, last.text) == ("Prices", "The question again")
+    assert isinstance(photo, SendPhoto) and isinstance(photo.photo, BufferedInputFile)
+    assert photo.photo.data == b"\x89PNG chart" and photo.photo.filename == "prices.png"

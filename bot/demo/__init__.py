@@ -1,0 +1,1 @@
+"""farmgate's demo: the bot in a browser, against the Bot API emulator (issue 11)."""

@@ -128,6 +128,16 @@ async def test_a_coordinator_sets_a_price_typed_any_way_and_sees_the_change(
     await _to_price_question(chat, t, lang)
     await chat.send("/cancel")
     assert (await chat.receive()).text == t("Cancelled. Nothing was saved.")
+    # Fresh cherry has no grade: the price question comes straight after the product.
+    await chat.send("/setprice")
+    await chat.receive()
+    await chat.press(t("Fresh cherry"))
+    asked = await chat.receive_until(lambda m: t(PRICE_QUESTION) in m.text)
+    assert t("{title} has no reference price yet.").format(title=t("Fresh cherry")) in asked.text
+    await chat.send("5.5元")
+    await chat.receive_until(lambda m: t("✅ Confirm") in m.buttons)
+    await chat.press(t("✅ Confirm"))
+    await chat.receive_until(lambda m: "✅" in m.text)
     # The audit log names what was set.
     await chat.send("/audit")
     log = await chat.receive()
@@ -142,9 +152,11 @@ async def test_a_coordinator_sets_a_price_typed_any_way_and_sees_the_change(
     session.expire_all()
     current = await prices.reference(session, GREEN_AA)
     assert current is not None and (current.fen_per_kg, current.previous_fen) == (1008, 960)
-    assert await session.scalar(select(func.count()).select_from(Price)) == 2
+    cherry = await prices.reference(session, Key(Product.CHERRY))
+    assert cherry is not None and cherry.fen_per_kg == 550
+    assert await session.scalar(select(func.count()).select_from(Price)) == 3
     audited = select(func.count()).where(AuditEntry.action == AuditAction.PRICE_SET)
-    assert await session.scalar(audited) == 2
+    assert await session.scalar(audited) == 3
     await session.commit()
 
 

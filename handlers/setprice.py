@@ -1,9 +1,10 @@
 """A coordinator's /setprice: the local reference price of a product and grade, typed in chat.
 
-Product and grade are buttons (fresh cherry has no grade); the price is typed ("9.6", "9.6元", "¥9.6", full-width digits)
-and read by bot/auction.parse_price, whose refusals are worded as for bidding; a confirmation
-shows the old price, the new one and the change before anything is stored. Rules (who may,
-what is stored and audited) live in bot/services/prices.py; this router reads and words.
+Product and grade are buttons (fresh cherry has no grade); the price is typed ("9.6",
+"9.6元", "¥9.6", full-width digits) and read by bot/auction.parse_price, whose refusals are
+worded as for bidding; a confirmation shows the old price, the new one and the change before
+anything is stored. Rules (who may, what is stored and audited) live in
+bot/services/prices.py; this router reads and words.
 """
 
 from __future__ import annotations

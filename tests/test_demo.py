@@ -6,6 +6,7 @@ page sees it, never the database); Ctrl-C stops it all and leaves nothing behind
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import signal
@@ -44,25 +45,34 @@ class Demo:
             assert remaining > 0, f"no {marker!r} within {START_TIMEOUT} s:\n" + "\n".join(
                 self.lines
             )
-            raw = await asyncio.wait_for(self.proc.stdout.readline(), remaining)
+            try:
+                raw = await asyncio.wait_for(self.proc.stdout.readline(), remaining)
+            except TimeoutError:
+                raise AssertionError(
+                    f"no {marker!r} within {START_TIMEOUT} s:\n" + "\n".join(self.lines)
+                ) from None
             assert raw, "the demo ended:\n" + "\n".join(self.lines)
             self.lines.append(raw.decode().rstrip("\n"))
             if marker in self.lines[-1]:
                 return self.lines[-1]
 
+    async def stop(self) -> None:
+        """Ctrl-C: the demo stops in bounded time, exits 0, and prints no traceback."""
+        self.proc.send_signal(signal.SIGINT)
+        code = await asyncio.wait_for(self.proc.wait(), STOP_TIMEOUT)
+        assert self.proc.stderr is not None
+        errors = (await self.proc.stderr.read()).decode()
+        assert code == 0, errors
+        assert "Traceback" not in errors, errors
 
-@pytest.fixture
-async def demo(tmp_path: Path) -> AsyncIterator[Demo]:
-    # A .env with a real bot's settings is there, and must not be used.
-    (tmp_path / ".env").write_text(
-        "BOT_TOKEN=987654:REAL-token-abcdefghijklmnopqrstu\n"
-        "TELEGRAM_API_URL=http://127.0.0.1:1\n"
-        f"DATABASE_URL=sqlite+aiosqlite:///{tmp_path / 'real.db'}\n"
-    )
+
+@contextlib.asynccontextmanager
+async def running(workdir: Path, *options: str) -> AsyncIterator[Demo]:
+    """`farmgate demo` on free ports in `workdir`, killed if the test did not stop it."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BOT_", "TELEGRAM_"))}
     proc = await asyncio.create_subprocess_exec(
-        *(sys.executable, "-m", "bot", "demo", "--seed", "--port", "0", "--emulator-port", "0"),
-        cwd=tmp_path,
+        *(sys.executable, "-m", "bot", "demo", "--port", "0", "--emulator-port", "0", *options),
+        cwd=workdir,
         env={**env, "PYTHONPATH": str(REPO_ROOT)},
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
@@ -73,6 +83,18 @@ async def demo(tmp_path: Path) -> AsyncIterator[Demo]:
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
+
+
+@pytest.fixture
+async def demo(tmp_path: Path) -> AsyncIterator[Demo]:
+    # A .env with a real bot's settings is there, and must not be used.
+    (tmp_path / ".env").write_text(
+        "BOT_TOKEN=987654:REAL-token-abcdefghijklmnopqrstu\n"
+        "TELEGRAM_API_URL=http://127.0.0.1:1\n"
+        f"DATABASE_URL=sqlite+aiosqlite:///{tmp_path / 'real.db'}\n"
+    )
+    async with running(tmp_path, "--seed") as demo:
+        yield demo
 
 
 async def chat_shows(http: aiohttp.ClientSession, user: str, text: str) -> str:
@@ -129,13 +151,33 @@ async def test_demo_seeds_every_role_and_stops_on_ctrl_c(demo: Demo, tmp_path: P
         await http.post(f"{users}/1000", json={"text": "/due"})
         await chat_shows(http, f"{users}/1000", "Mark all due paid")
 
-    demo.proc.send_signal(signal.SIGINT)
-    code = await asyncio.wait_for(demo.proc.wait(), STOP_TIMEOUT)
-    assert demo.proc.stderr is not None
-    errors = (await demo.proc.stderr.read()).decode()
-    assert code == 0, errors
-    assert "Traceback" not in errors
+    await demo.stop()
     assert leftovers(database, tmp_path) == []
+
+
+async def test_a_kept_database_goes_on_where_it_stopped(tmp_path: Path) -> None:
+    """The chats start empty each time, but the bot answers (the new emulator numbers its
+    updates after those the bot handled, which it would ignore as redelivered) where the
+    dialogue stopped, and the people it knows are named."""
+    async with running(tmp_path, "--db", "kept.db") as demo:
+        users = (await demo.line_with("Bot API emulator at")).split(" at ")[1] + "/_emu/users"
+        await demo.line_with("Ctrl-C stops it")
+        async with aiohttp.ClientSession() as http:
+            await http.post(f"{users}/1001", json={"text": "/start"})
+            await http.post(f"{users}/1001", json={"press": "English"})
+            await http.post(f"{users}/1001", json={"press": "🌱 I grow coffee"})
+            await http.post(f"{users}/1001", json={"text": "Li Wei"})
+            await chat_shows(http, f"{users}/1001", "📱")
+        await demo.stop()
+    async with running(tmp_path, "--db", "kept.db") as demo:
+        users = (await demo.line_with("Bot API emulator at")).split(" at ")[1] + "/_emu/users"
+        await demo.line_with("1001  User1001: not registered yet")
+        await demo.line_with("Ctrl-C stops it")
+        async with aiohttp.ClientSession() as http:
+            # The dialogue goes on at the same step: the phone number, then the village.
+            await http.post(f"{users}/1001", json={"contact": "+86 138 0000 1001"})
+            await chat_shows(http, f"{users}/1001", "No village has been set up yet")
+        await demo.stop()
 
 
 def test_seed_refuses_a_database_that_exists(tmp_path: Path) -> None:

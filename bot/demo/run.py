@@ -25,12 +25,21 @@ from sqlalchemy import func, select
 from bot.cli import Fatal, migrate
 from bot.config import REPO_ROOT, Settings
 from bot.db import make_engine, make_sessionmaker
-from bot.models import ProcessedUpdate
+from bot.models import ProcessedUpdate, User
 
 if TYPE_CHECKING:
     from tests.emulator import BotApiEmulator
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+@dataclass(frozen=True)
+class Person:
+    """Someone in the demo as it prints them: Telegram id, name, and role or what they have."""
+
+    tid: int
+    name: str
+    role: str
 
 
 @dataclass(frozen=True)
@@ -72,21 +81,39 @@ def database(path: Path | None, seed: bool) -> Iterator[str]:
 
 def cmd_demo(options: Options) -> None:
     use_checkout()
+    # SIGTERM stops the demo as Ctrl-C does (the temporary database removed) until the event
+    # loop takes both signals over.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     with database(options.db, options.seed) as url:
         # The demo's own settings: never the token, database or Redis of the environment.
         migrate(Settings(_env_file=None, database_url=url))  # type: ignore[call-arg]
         asyncio.run(serve(options, url))
 
 
-async def last_update_id(url: str) -> int:
-    """The newest update the bot handled: a new emulator numbers its updates after it, or the
-    bot would take them for redeliveries of a kept database's updates and ignore them."""
+async def kept(url: str) -> tuple[int, list[Person]]:
+    """What a kept database says about the chats the emulator starts without: the newest update
+    the bot handled (a new emulator numbers its updates after it, or the bot would take them
+    for redeliveries and ignore them) and its people, named as Telegram would name them."""
     engine = make_engine(url)
     try:
         async with make_sessionmaker(engine)() as session:
-            return int(await session.scalar(select(func.max(ProcessedUpdate.update_id))) or 0)
+            last = await session.scalar(select(func.max(ProcessedUpdate.update_id)))
+            users = await session.execute(
+                select(User.telegram_id, User.name, User.company, User.role).order_by(
+                    User.telegram_id
+                )
+            )
+            people = [
+                Person(
+                    tid,
+                    company or name or f"User{tid}",
+                    role.value if role else "not registered yet",
+                )
+                for tid, name, company, role in users.all()
+            ]
     finally:
         await engine.dispose()
+    return int(last or 0), people
 
 
 def port_problem(what: str, option: str, exc: OSError) -> Fatal:
@@ -132,8 +159,11 @@ async def serve(options: Options, url: str) -> None:
         loop.add_signal_handler(signum, stop.set)
 
     emu = emulator_from(parse_args(["--port", str(options.emulator_port)]))
-    emu.take_update_id(await last_update_id(url))
-    seed.introduce(emu, options.seed)
+    last_update, people = await kept(url)
+    emu.take_update_id(last_update)
+    people = [p for p in people if p.tid != seed.COORDINATOR] + seed.cast(options.seed)
+    for person in people:
+        emu.user(person.tid, first_name=person.name)
     async with contextlib.AsyncExitStack() as stack:
         await stack.enter_async_context(emulator_up(emu))
         runner = web.AppRunner(create_app(emu.base_url, host_note=options.host), access_log=None)
@@ -150,7 +180,7 @@ async def serve(options: Options, url: str) -> None:
         print(f"bot running against the Bot API emulator at {emu.base_url}", flush=True)
         if options.seed and not await until_stopped(seed.seed(emu, url), stop):
             return
-        print(banner(options, url, page, emu.base_url), flush=True)
+        print(banner(options, url, page, emu.base_url, people), flush=True)
         await stop.wait()
         print("stopping the demo", flush=True)
 
@@ -171,9 +201,7 @@ async def until_stopped(work: Coroutine[None, None, None], stop: asyncio.Event) 
     return False
 
 
-def banner(options: Options, url: str, page: str, emulator: str) -> str:
-    from bot.demo.seed import cast
-
+def banner(options: Options, url: str, page: str, emulator: str, people: list[Person]) -> str:
     where = (
         f"It listens on {options.host} only: only this computer can open it."
         if options.host in LOOPBACK
@@ -190,7 +218,7 @@ def banner(options: Options, url: str, page: str, emulator: str) -> str:
         f"  Database: {db} ({kept})",
         "  Users (Telegram ids):",
     ]
-    lines += [f"    {p.tid}  {p.name}: {p.role}" for p in cast(options.seed)]
+    lines += [f"    {p.tid}  {p.name}: {p.role}" for p in sorted(people, key=lambda p: p.tid)]
     lines.append("    any other id: someone new, who registers with /start")
     if not options.seed:
         lines.append("  `farmgate demo --seed` starts with a small programme filled in.")

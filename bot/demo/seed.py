@@ -12,23 +12,11 @@ the bot.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from bench.programme import PAYOUT_SCHEDULED, SOLD, Farmer, Merchant, Plan, Programme
+from bot.demo.run import Person
 from tests.emulator import BotApiEmulator
 
 COORDINATOR = 1000
-
-
-@dataclass(frozen=True)
-class Person:
-    """One seeded user as the demo prints them: id, name, role and what they have."""
-
-    tid: int
-    name: str
-    role: str
-
-
 FARMERS = [
     Farmer(1001, "李伟", "zh", "Conggang", "240斤", 120_000),
     Farmer(1002, "王芳", "zh", "Nankang", "95公斤", 95_000),
@@ -57,12 +45,6 @@ def cast(seeded: bool) -> list[Person]:
     for m in MERCHANTS:
         people.append(Person(m.tid, m.company, f"merchant, approved ({m.lang})"))
     return people
-
-
-def introduce(emu: BotApiEmulator, seeded: bool) -> None:
-    """The cast's names in the emulator, so the page's user picker shows them."""
-    for person in cast(seeded):
-        emu.user(person.tid, first_name=person.name)
 
 
 async def seed(emu: BotApiEmulator, database_url: str) -> None:

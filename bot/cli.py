@@ -35,9 +35,9 @@ def fail(message: str) -> NoReturn:
     raise SystemExit(1)
 
 
-def load_settings() -> Settings:
+def load_settings(**overrides: Any) -> Settings:
     try:
-        return Settings()
+        return Settings(**overrides)
     except ValidationError as exc:
         first = exc.errors()[0]
         name = str(first["loc"][0]).upper() if first["loc"] else "configuration"

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 from sqlalchemy import func, select
 
-from bot.cli import Fatal, migrate
-from bot.config import REPO_ROOT, Settings
+from bot.cli import Fatal, load_settings, migrate
+from bot.config import REPO_ROOT
 from bot.db import make_engine, make_sessionmaker
 from bot.models import ProcessedUpdate, User
 
@@ -86,7 +86,7 @@ def cmd_demo(options: Options) -> None:
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     with database(options.db, options.seed) as url:
         # The demo's own settings: never the token, database or Redis of the environment.
-        migrate(Settings(_env_file=None, database_url=url))  # type: ignore[call-arg]
+        migrate(load_settings(_env_file=None, database_url=url))
         asyncio.run(serve(options, url))
 
 
@@ -209,13 +209,13 @@ def banner(options: Options, url: str, page: str, emulator: str, people: list[Pe
         "and act as any user."
     )
     db = url.removeprefix("sqlite+aiosqlite:///")
-    kept = "kept" if options.db else "deleted when the demo stops"
+    fate = "kept" if options.db else "deleted when the demo stops"
     lines = [
         "",
         f"farmgate demo: open {page}",
         f"  {where}",
         f"  The bot talks to a Bot API emulator on this computer ({emulator}), never to Telegram.",
-        f"  Database: {db} ({kept})",
+        f"  Database: {db} ({fate})",
         "  Users (Telegram ids):",
     ]
     lines += [f"    {p.tid}  {p.name}: {p.role}" for p in sorted(people, key=lambda p: p.tid)]

@@ -299,6 +299,7 @@ class Programme:
         plan: Plan,
         concurrency: int,
         notice_rate: float,
+        coordinators: tuple[int, ...] = COORDINATORS,
     ) -> None:
         self.emu = emulator
         self.url = database_url
@@ -309,7 +310,7 @@ class Programme:
         self.started = time.monotonic()
         self.lot_ids: list[int] = []
         self.opened_by: dict[int, list[int]] = {}  # coordinator -> the lots they opened
-        self.coordinators = [self.emu.user(tid, language_code="en") for tid in COORDINATORS]
+        self.coordinators = [self.emu.user(tid, language_code="en") for tid in coordinators]
 
     def chat(self, tid: int, lang: str = "zh") -> UserChat:
         return self.emu.user(tid, language_code=lang)
@@ -320,7 +321,7 @@ class Programme:
         async with farmgate(
             self.emu.base_url,
             self.url,
-            coordinator_ids=frozenset(COORDINATORS),
+            coordinator_ids=frozenset(c.id for c in self.coordinators),
             notice_rate=self.notice_rate,
             lot_sizes_kg=(self.plan.lot_kg,),
             payout_days=0,  # due the day the collection completes (7 by default): /due lists them
@@ -448,7 +449,8 @@ class Programme:
     # ------------------------------------------------------------ 4. auctions
 
     async def open_auctions(self) -> None:
-        for chat, village in zip(self.coordinators, VILLAGES, strict=True):
+        for index, village in enumerate(VILLAGES):  # each village by a coordinator of its own
+            chat = self.coordinators[index % len(self.coordinators)]
             before = set(await self.open_lot_ids())
             pools = await exchange(chat, chat.send("/pools"), with_buttons_like("pool:"))
             button = next(
@@ -484,7 +486,8 @@ class Programme:
                 chat.press(callback_data=AuctionCb(action="confirm").pack(), message=message),
                 lambda m: "✅" in m.text and not m.inline_keyboard,
             )
-            self.opened_by[chat.id] = sorted(set(await self.open_lot_ids()) - before)
+            opened = sorted(set(await self.open_lot_ids()) - before)
+            self.opened_by.setdefault(chat.id, []).extend(opened)
         self.lot_ids = await self.open_lot_ids()
         self.say(f"{len(self.lot_ids)} lots opened on the two pools: #{self.lot_ids}")
 
@@ -573,13 +576,16 @@ class Programme:
             await self.close_lot(lot_id)
         await self.every_farmer_told(SOLD, "sold")
 
-    async def every_farmer_told(self, msgids: str | tuple[str, ...], what: str) -> None:
-        """Wait until each farmer's chat holds the notice (the outbox sends at NOTICE_RATE).
-        Looked at five times a second, not on every message (hundreds of chats), and a
-        farmer once told is not looked at again."""
+    async def every_farmer_told(
+        self, msgids: str | tuple[str, ...], what: str, farmers: list[Farmer] | None = None
+    ) -> None:
+        """Wait until each farmer's chat (of `farmers`, default all) holds the notice (the
+        outbox sends at NOTICE_RATE). Looked at five times a second, not on every message
+        (hundreds of chats), and a farmer once told is not looked at again."""
         kinds = (msgids,) if isinstance(msgids, str) else msgids
         marks = {lang: [self.words.mark(m, lang) for m in kinds] for lang in ("zh", "en")}
-        waiting = {f.tid: (self.chat(f.tid), marks[f.lang]) for f in self.plan.farmers}
+        told = self.plan.farmers if farmers is None else farmers
+        waiting = {f.tid: (self.chat(f.tid), marks[f.lang]) for f in told}
         deadline = time.monotonic() + NOTICES_TIMEOUT
         while True:
             for tid, (chat, chat_marks) in list(waiting.items()):

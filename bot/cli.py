@@ -1,5 +1,5 @@
 """The `farmgate` command: run the bot, migrate the database, set up villages, see the
-programme's figures and export its data."""
+programme's figures, export its data, and try it all in a browser (`farmgate demo`)."""
 
 from __future__ import annotations
 
@@ -35,9 +35,9 @@ def fail(message: str) -> NoReturn:
     raise SystemExit(1)
 
 
-def load_settings() -> Settings:
+def load_settings(**overrides: Any) -> Settings:
     try:
-        return Settings()
+        return Settings(**overrides)
     except ValidationError as exc:
         first = exc.errors()[0]
         name = str(first["loc"][0]).upper() if first["loc"] else "configuration"
@@ -254,6 +254,33 @@ def parser() -> argparse.ArgumentParser:
     stats.add_argument("--json", action="store_true", help="print JSON (grams and fen)")
     export = sub.add_parser("export", help="write every table as a CSV file (docs/export.md)")
     export.add_argument("directory", help="where to write the files (created if missing)")
+    demo = sub.add_parser(
+        "demo",
+        help="try the bot in a browser: a web page to chat as any user, with the bot and a "
+        "local Bot API emulator (no Telegram, no token; run from a checkout)",
+    )
+    demo.add_argument(
+        "--seed",
+        action="store_true",
+        help="start with a small programme: villages, farmers with reports, approved "
+        "merchants, an open auction with bids, a sold lot with payouts scheduled",
+    )
+    demo.add_argument(
+        "--db",
+        metavar="PATH",
+        type=Path,
+        help="keep the programme in this SQLite file (default: a temporary one, deleted at the "
+        "end); the chats start empty each time",
+    )
+    demo.add_argument("--port", type=int, default=8080, help="the page's port (default 8080)")
+    demo.add_argument(
+        "--emulator-port", type=int, default=8081, help="the emulator's port (default 8081)"
+    )
+    demo.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="the page's address (default 127.0.0.1: this computer only)",
+    )
     return top
 
 
@@ -266,14 +293,26 @@ COMMANDS = {
 }
 
 
+def cmd_demo(args: argparse.Namespace) -> None:
+    """The demo reads no settings: its token, database and Bot API address are its own."""
+    from bot.demo.run import Options, cmd_demo
+
+    # The bot's INFO lines (every update handled) would bury the demo's own.
+    logging.getLogger().setLevel(logging.WARNING)
+    cmd_demo(Options(args.seed, args.db, args.port, args.emulator_port, args.host))
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    settings = load_settings()
-    _secrets[:] = secrets_of(settings)
-    redact_logging(_secrets, LOG_FORMAT)
     try:
+        if args.command == "demo":
+            cmd_demo(args)
+            return
+        settings = load_settings()
+        _secrets[:] = secrets_of(settings)
+        redact_logging(_secrets, LOG_FORMAT)
         COMMANDS[args.command](settings, args)
     except Fatal as exc:
         fail(str(exc))

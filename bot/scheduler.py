@@ -157,10 +157,11 @@ class Scheduler:
         )
 
     async def stop(self) -> None:
-        """Stop the timed jobs. A run of the auctions (or a wake) in progress finishes first,
-        within STOP_WAIT: APScheduler cancels running jobs, and cancelled inside a transaction
-        a close is lost and its connection left holding SQLite's write lock or PostgreSQL's row
-        locks while the engine is disposed of."""
+        """Stop the timed jobs. A run of the auctions, a resync (or a wake) in progress finishes
+        first, within STOP_WAIT: APScheduler cancels running jobs, and cancelled inside a
+        transaction a close is lost and its connection left holding SQLite's write lock or
+        PostgreSQL's row locks while the engine is disposed of (a resync cancelled at a stop
+        just after the start, as a prompt Ctrl-C does, was logged as a failed job)."""
         if not self.aps.running:
             return
         self.aps.pause()  # no new runs from here on
@@ -174,17 +175,18 @@ class Scheduler:
 
     async def resync(self) -> None:
         """One job per scheduled broadcast in the database, at its time; the auctions job at
-        the next moment a lot is due."""
-        async with self.sessionmaker() as session:
-            rows = await broadcasts.scheduled(session)
-            await session.commit()
-        for broadcast in rows:
-            assert broadcast.scheduled_at is not None
-            self.schedule_broadcast(broadcast.id, broadcast.scheduled_at)
-        await self.wake_auctions()
-        await self.wake_reminders()
-        await self.wake_digest()
-        await self.wake_feed()
+        the next moment a lot is due. A run of its own (`stop` waits for it)."""
+        async with self._run_lock:
+            async with self.sessionmaker() as session:
+                rows = await broadcasts.scheduled(session)
+                await session.commit()
+            for broadcast in rows:
+                assert broadcast.scheduled_at is not None
+                self.schedule_broadcast(broadcast.id, broadcast.scheduled_at)
+            await self.wake_auctions()
+            await self.wake_reminders()
+            await self.wake_digest()
+            await self.wake_feed()
 
     async def wake_auctions(self, not_before: datetime | None = None) -> None:
         """Set the auctions job to the next due moment in the database (now, if overdue)."""

@@ -9,6 +9,7 @@ acceptances happen once even with two schedulers (two bot processes) on one data
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
@@ -24,7 +25,7 @@ from bot.db import make_engine, make_sessionmaker
 from bot.models import AuditAction, AuditEntry, LotBid, LotStatus, utcnow
 from bot.scheduler import Market as Deadlines
 from bot.scheduler import Scheduler
-from bot.services import lots
+from bot.services import broadcasts, lots
 from bot.services.bids import NotPlaced, Placed, rules_of
 from bot.services.errors import DomainError
 from tests.conditions import eventually
@@ -402,3 +403,28 @@ def _paused(s: Scheduler) -> Callable[[], Awaitable[bool]]:
         return s.aps.state != STATE_RUNNING
 
     return check
+
+
+async def test_stopping_during_a_resync_lets_it_finish(
+    market: Market, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The bot stops just after it started (Ctrl-C on `farmgate demo` or `farmgate run`), while
+    the scheduler's first resync reads the database: the resync finishes instead of being
+    cancelled, which APScheduler logged as a failed job with a traceback."""
+    reading, release = asyncio.Event(), asyncio.Event()
+    scheduled = broadcasts.scheduled
+
+    async def slow_scheduled(session: AsyncSession) -> Any:
+        rows = await scheduled(session)
+        reading.set()
+        await release.wait()
+        return rows
+
+    monkeypatch.setattr(broadcasts, "scheduled", slow_scheduled)
+    async with scheduler(market) as s:
+        await asyncio.wait_for(reading.wait(), 5)  # the first resync is inside its read
+        stopping = asyncio.create_task(s.stop())
+        await eventually(_paused(s), "the scheduler stopped taking new runs", 5)
+        release.set()
+        await asyncio.wait_for(stopping, 5)
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []

@@ -1,1 +1,2 @@
-"""farmgate's demo: the bot in a browser, against the Bot API emulator (issue 11)."""
+"""`farmgate demo`: the bot, a local Bot API emulator and a web page to chat as any user, on
+this computer, without Telegram (issue 11)."""

@@ -15,7 +15,7 @@ from bot.models import Grade, PriceSource, Product, Village, utcnow
 from bot.services import prices
 from bot.services.prices import Key
 from tests.conftest import BotRunner
-from tests.e2e.test_bidding import _farmer, _merchant
+from tests.e2e.flows import seed_farmer, seed_merchant
 from tests.emulator import BotApiEmulator, BotMessage, UserChat
 
 CHART_WAIT = 30  # the first chart of a process loads matplotlib and the font
@@ -40,7 +40,7 @@ async def prices_and_chart(chat: UserChat, heading: str) -> tuple[BotMessage, by
 async def test_a_farmer_asks_for_prices_and_switches_the_daily_prices(
     emulator: BotApiEmulator, running_bot: BotRunner, session: AsyncSession, villages: list[Village]
 ) -> None:
-    await _farmer(session, villages[0], 21, "zh", [600])  # parchment, washed, AA
+    await seed_farmer(session, villages[0], 21, "zh", [600])  # parchment, washed, AA
     midnight = local_midnight(running_bot)
     await prices.record(session, PARCHMENT_AA, 2600, PriceSource.FEED, at=midnight - timedelta(1))
     await prices.record(session, PARCHMENT_AA, 2730, PriceSource.COORDINATOR, at=midnight)
@@ -96,7 +96,7 @@ async def test_a_farmer_asks_for_prices_and_switches_the_daily_prices(
 async def test_a_merchant_asks_before_and_after_there_are_prices(
     emulator: BotApiEmulator, running_bot: BotRunner, session: AsyncSession
 ) -> None:
-    await _merchant(session, 61, "en")
+    await seed_merchant(session, 61, "en")
     await session.commit()
     chat = emulator.user(61, language_code="en")
 

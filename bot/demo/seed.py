@@ -1,0 +1,68 @@
+"""`farmgate demo --seed`: a small programme played through the running bot, as its people
+would, so that every role has something to look at.
+
+The steps are bench/programme.py's (the same conversations, tapped and typed in the emulator's
+chats); only the cast is smaller: one coordinator, two villages, six farmers (Chinese and
+English) with a harvest report each, two approved merchants, an auction on each village's
+pool with bids from both merchants, one of them closed early and collected, so its farmers'
+payouts are scheduled. Like the benchmark it reads the database only to learn the new lots'
+numbers and the reported weights the scale readings are typed near; everything is written by
+the bot.
+"""
+
+from __future__ import annotations
+
+from bench.programme import PAYOUT_SCHEDULED, SOLD, Farmer, Merchant, Plan, Programme
+from bot.demo.run import Person
+from tests.emulator import BotApiEmulator
+
+COORDINATOR = 1000
+FARMERS = [
+    Farmer(1001, "李伟", "zh", "Conggang", "240斤", 120_000),
+    Farmer(1002, "王芳", "zh", "Nankang", "95公斤", 95_000),
+    Farmer(1003, "Zhang Min", "en", "Conggang", "180 kg", 180_000),
+    Farmer(1004, "刘洋", "zh", "Nankang", "0.15吨", 150_000),
+    Farmer(1005, "陈秀英", "zh", "Conggang", "310斤", 155_000),
+    Farmer(1006, "Yang Tao", "en", "Nankang", "130 kg", 130_000),
+]
+MERCHANTS = [
+    Merchant(2001, "保山咖啡贸易有限公司", "sales@bscoffee.cn", "zh", proxy=True),
+    Merchant(2002, "Mekong Roasters Ltd", "+86 871 6512 3456", "en", proxy=False),
+]
+SOLD_VILLAGE = "Conggang"  # its pool is sold and collected; Nankang's stays open for bids
+# The pools (under 500 kg) are each sold whole, as one lot.
+PLAN = Plan(FARMERS, MERCHANTS, lot_kg=1000, seed=2024)
+
+
+def cast(seeded: bool) -> list[Person]:
+    """Who is who in the demo: the coordinator always, the seeded people with --seed."""
+    people = [Person(COORDINATOR, "Coordinator Zhao", "coordinator (English)")]
+    if not seeded:
+        return people
+    for f in FARMERS:
+        sold = "lot sold, payout scheduled" if f.village == SOLD_VILLAGE else "lot open for bids"
+        people.append(Person(f.tid, f.name, f"farmer in {f.village} ({f.lang}), {sold}"))
+    for m in MERCHANTS:
+        people.append(Person(m.tid, m.company, f"merchant, approved ({m.lang})"))
+    return people
+
+
+async def seed(emu: BotApiEmulator, database_url: str) -> None:
+    """Play the small programme through the running bot; prints a line per step."""
+    p = Programme(emu, database_url, PLAN, len(FARMERS), 30.0, coordinators=(COORDINATOR,))
+    p.say("seeding a small programme through the bot")
+    await p.coordinators_start()
+    await p.add_villages()
+    await p.farmers_join()
+    await p.merchants_approved()
+    await p.open_auctions()
+    sold_lot, open_lot = p.lot_ids  # opened village by village: Conggang's first
+    await p.sell(0, sold_lot)
+    await p.sell(1, open_lot)
+    p.say(f"both merchants bid on lots #{sold_lot} and #{open_lot}")
+    told = [f for f in FARMERS if f.village == SOLD_VILLAGE]
+    await p.close_lot(sold_lot)
+    await p.every_farmer_told(SOLD, "sold", told)
+    await p.collect(p.coordinators[0], sold_lot, await p.reported_grams())
+    await p.every_farmer_told(PAYOUT_SCHEDULED, "payout-scheduled", told)
+    p.say(f"lot #{sold_lot} is collected; lot #{open_lot} stays open for bids")

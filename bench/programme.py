@@ -9,9 +9,10 @@ read (the new lots' numbers, the reported grams a scale reading is near, and at 
 reconcile).
 
 1. Two coordinators (COORDINATOR_IDS) add the villages Conggang and Nankang.
-2. The farmers register (language, role, name, phone contact, village), many at once, and
-   each reports one harvest of parchment typed in mixed units (``52 kg``, ``53公斤``,
-   ``0.061吨``, ``104斤``; sizes spread around 53 kg, seeded, about 42 t in all).
+2. The farmers register (language, role, name, phone contact, village, the daily prices:
+   yes or no), many at once, and each reports one harvest of parchment typed in mixed units
+   (``52 kg``, ``53公斤``, ``0.061吨``, ``104斤``; sizes spread around 53 kg, seeded, about
+   42 t in all).
 3. Six merchants apply; a coordinator approves them.
 4. Each coordinator opens auctions on a village's pool, cut into ~5 t lots (1 t with
    ``--quick``); the farmers are told their coffee is up for sale.
@@ -84,6 +85,7 @@ from handlers.callbacks import (
     AuctionCb,
     ChoiceCb,
     CollectCb,
+    DigestAnswerCb,
     LotCb,
     PayoutCb,
     QuickBidCb,
@@ -381,7 +383,12 @@ class Programme:
         await exchange(chat, chat.press(w["farmer"]), lambda m: m.remove_keyboard)
         await exchange(chat, chat.send(farmer.name), asks_contact)
         villages = await exchange(chat, chat.send_contact(chat.phone), with_buttons_like("vil:"))
-        await exchange(chat, chat.press(farmer.village, message=villages), shows_menu)
+        digest = await exchange(
+            chat, chat.press(farmer.village, message=villages), with_buttons_like("dgst:")
+        )
+        # The daily prices: most say yes (the default, the first button), some no.
+        want = DigestAnswerCb(want=farmer.tid % 5 != 0).pack()
+        await exchange(chat, chat.press(callback_data=want, message=digest), shows_menu)
         await exchange(chat, chat.send(w["report"]), with_buttons_like("hv:product:"))
         for question, answer, then in (
             ("product", "parchment", "hv:process:"),
@@ -410,7 +417,12 @@ class Programme:
         await exchange(chat, chat.press(w["language"]), lambda m: bool(m.inline_keyboard))
         await exchange(chat, chat.press(w["merchant"]), lambda m: m.remove_keyboard)
         await exchange(chat, chat.send(merchant.company), lambda m: m.reply_keyboard is not None)
-        await exchange(chat, chat.send(merchant.contact), containing(merchant.company))
+        digest = await exchange(chat, chat.send(merchant.contact), with_buttons_like("dgst:"))
+        await exchange(
+            chat,
+            chat.press(callback_data=DigestAnswerCb(want=True).pack(), message=digest),
+            containing(merchant.company),
+        )
 
     async def merchants_approved(self) -> None:
         for merchant in self.plan.merchants:

@@ -29,6 +29,7 @@ from handlers import (
     profile,
     registration,
     reports,
+    setprice,
 )
 from handlers.broadcast import progress_view
 from handlers.refusals import RefusalMiddleware
@@ -51,6 +52,7 @@ def routers() -> list[Router]:
         figures.router,
         payouts.router,
         disputes.router,
+        setprice.router,
         held_prices.router,
         registration.router,
         harvest.router,

@@ -32,6 +32,7 @@ COORDINATOR_COMMANDS = (
     "export",
     "due",
     "disputes",
+    "setprice",
 )
 # Callback prefixes of coordinator buttons (the CallbackData prefixes in handlers/callbacks.py).
 COORDINATOR_PREFIXES = (
@@ -47,6 +48,7 @@ COORDINATOR_PREFIXES = (
     "fig",
     "pay",
     "dres",
+    "pset",
     "held",
 )
 # A lot's buttons are merchants' too (LotCb); these of its actions are coordinators' only.

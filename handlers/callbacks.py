@@ -15,6 +15,12 @@ class VillageCb(CallbackData, prefix="vil"):
     village_id: int
 
 
+class DigestAnswerCb(CallbackData, prefix="dgst"):
+    """Registration's last answer: the daily price digest wanted or not."""
+
+    want: bool
+
+
 class ChoiceCb(CallbackData, prefix="hv"):
     """A wizard answer: `field` is the question (product, process, ...), `value` the answer."""
 
@@ -168,6 +174,14 @@ class ResolveCb(CallbackData, prefix="dres"):
 
     action: str
     dispute_id: int
+
+
+class SetPriceCb(CallbackData, prefix="pset"):
+    """A step of /setprice: "product" / "grade" (`value` the answer, "-" for ungraded),
+    "price" (one reading of "9,6", in fen), "confirm" or "cancel"."""
+
+    action: str
+    value: str = ""
 
 
 class HeldPriceCb(CallbackData, prefix="held"):

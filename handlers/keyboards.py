@@ -17,6 +17,7 @@ from handlers.callbacks import (
     ApprovalCb,
     AuditCb,
     ChoiceCb,
+    DigestAnswerCb,
     DraftCb,
     LangCb,
     ProfileCb,
@@ -94,6 +95,14 @@ def roles() -> InlineKeyboardMarkup:
     builder.button(text=_("🌱 I grow coffee"), callback_data=RoleCb(role=Role.FARMER.value))
     builder.button(text=_("🏢 I buy coffee"), callback_data=RoleCb(role=Role.MERCHANT.value))
     builder.adjust(1)
+    return builder.as_markup()
+
+
+def digest_choice() -> InlineKeyboardMarkup:
+    """Yes first: the digest is on unless the user says no."""
+    builder = InlineKeyboardBuilder()
+    builder.button(text=_("✅ Yes"), callback_data=DigestAnswerCb(want=True))
+    builder.button(text=_("No"), callback_data=DigestAnswerCb(want=False))
     return builder.as_markup()
 
 

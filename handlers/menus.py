@@ -52,6 +52,7 @@ COORDINATOR_COMMANDS = [
     ("export", N_("All the data as CSV files")),
     ("due", N_("Payouts due: mark them paid")),
     ("disputes", N_("Open payout disputes")),
+    ("setprice", N_("Set a reference price")),
 ]
 
 # An approved merchant's chat adds the market.

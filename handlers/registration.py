@@ -7,12 +7,12 @@ from aiogram.types import CallbackQuery, Message, ReplyKeyboardRemove
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 
-from bot.contact import shared_contact
+from bot.contact import parse_contact, shared_contact
 from bot.models import Role
 from bot.services import users, villages
 from bot.services.errors import DomainError
 from handlers import keyboards as kb
-from handlers.callbacks import LangCb, RoleCb, VillageCb
+from handlers.callbacks import DigestAnswerCb, LangCb, RoleCb, VillageCb
 from handlers.prompts import ask_current, prompt
 from handlers.routing import RouterRecipe
 from handlers.states import Registration
@@ -89,6 +89,11 @@ async def ask_village(turn: Turn) -> None:
     await turn.say(_("Which village do you deliver your coffee to?"), kb.villages(rows))
 
 
+@prompt(Registration.farmer_digest, Registration.merchant_digest)
+async def ask_digest(turn: Turn) -> None:
+    await turn.say(_("Do you want today's coffee prices every morning?"), kb.digest_choice())
+
+
 @prompt(Registration.merchant_contact)
 async def ask_contact(turn: Turn) -> None:
     await turn.say(
@@ -150,8 +155,9 @@ async def farmer_phone(message: Message, turn: Turn) -> None:
         _("Thank you, your number is {phone}.").format(phone=phone), ReplyKeyboardRemove()
     )
     data = await turn.state.get_data()
-    if data.get("village_id") is not None:
-        await finish_farmer(turn, data["village_id"])
+    if data.get("village_id") is not None:  # a village's link: its village is known
+        await turn.state.set_state(Registration.farmer_digest)
+        await ask_digest(turn)
         return
     await turn.state.set_state(Registration.farmer_village)
     await ask_village(turn)
@@ -163,10 +169,32 @@ async def farmer_village(callback: CallbackQuery, callback_data: VillageCb, turn
     if village is None:
         raise DomainError("village_unknown")
     await turn.mark_answered(callback, _("Village: {name}").format(name=village.name))
-    await finish_farmer(turn, village.id)
+    await turn.state.update_data(village_id=village.id)
+    if "price_digest" in await turn.state.get_data():  # asked again: the village was gone
+        await finish_farmer(turn)
+        return
+    await turn.state.set_state(Registration.farmer_digest)
+    await ask_digest(turn)
 
 
-async def finish_farmer(turn: Turn, village_id: int) -> None:
+@router.callback_query(Registration.farmer_digest, DigestAnswerCb.filter())
+@router.callback_query(Registration.merchant_digest, DigestAnswerCb.filter())
+async def digest_chosen(callback: CallbackQuery, callback_data: DigestAnswerCb, turn: Turn) -> None:
+    """The last question: the answer is stored with the registration itself."""
+    await turn.mark_answered(
+        callback,
+        _("Prices every morning: {answer}").format(
+            answer=_("✅ Yes") if callback_data.want else _("No")
+        ),
+    )
+    await turn.state.update_data(price_digest=callback_data.want)
+    if await turn.state.get_state() == Registration.merchant_digest.state:
+        await finish_merchant(turn)
+    else:
+        await finish_farmer(turn)
+
+
+async def finish_farmer(turn: Turn) -> None:
     data = await turn.state.get_data()
     # A refusal (a village gone meanwhile) asks for the village again, also after a deep link.
     await turn.state.set_state(Registration.farmer_village)
@@ -175,7 +203,8 @@ async def finish_farmer(turn: Turn, village_id: int) -> None:
         turn.user,
         name=data.get("name", ""),
         phone=data.get("phone", ""),
-        village_id=village_id,
+        village_id=int(data["village_id"]),
+        price_digest=bool(data.get("price_digest", True)),
     )
     await turn.state.clear()
     assert user.village is not None
@@ -206,12 +235,21 @@ async def merchant_contact(message: Message, turn: Turn) -> None:
         shared = shared_contact(
             message.from_user.id, message.contact.user_id, message.contact.phone_number
         )
-        contact = shared.value
     else:
-        contact = message.text or ""
+        shared = parse_contact(message.text or "")
+    await turn.state.update_data(contact=shared.value)
+    await turn.state.set_state(Registration.merchant_digest)
+    await ask_digest(turn)
+
+
+async def finish_merchant(turn: Turn) -> None:
     data = await turn.state.get_data()
     user = await users.register_merchant(
-        turn.session, turn.user, company=data.get("company", ""), contact=contact
+        turn.session,
+        turn.user,
+        company=data.get("company", ""),
+        contact=data.get("contact", ""),
+        price_digest=bool(data.get("price_digest", True)),
     )
     await turn.state.clear()
     await turn.say(

@@ -9,8 +9,10 @@ class Registration(StatesGroup):
     farmer_name = State()
     farmer_phone = State()
     farmer_village = State()
+    farmer_digest = State()
     merchant_company = State()
     merchant_contact = State()
+    merchant_digest = State()
 
 
 class Harvest(StatesGroup):
@@ -94,3 +96,13 @@ class Resolving(StatesGroup):
 
     correction = State()
     explanation = State()
+
+
+class SettingPrice(StatesGroup):
+    """A coordinator's /setprice: product, grade, the typed price, then confirmation
+    (`product`, `grade` ("-": ungraded), `fen` in the data)."""
+
+    product = State()
+    grade = State()
+    price = State()
+    confirm = State()

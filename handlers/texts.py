@@ -387,6 +387,9 @@ def domain_problem(exc: DomainError) -> str:
         "bad_reserve": _(
             "A price must be more than zero and at most ¥1,000 per kg. Please type another one."
         ),
+        "bad_price": _(
+            "A price must be more than zero and at most ¥1,000 per kg. Please type another one."
+        ),
         "bad_increment": _(
             "The minimum increment must be more than zero and not more than the reserve price. "
             "Please choose another one."
@@ -556,6 +559,11 @@ def help_text(user: User, programme: str) -> str:
             )
             + "\n\n"
             + _("/prices: today's coffee prices and a chart of the last 30 days.")
+            + "\n\n"
+            + _(
+                "/setprice: set the reference price of a product and grade, typed like 9.6元; "
+                "you see the change from the last price before you confirm."
+            )
         )
     return _("Welcome to {programme}! Send /start to register as a farmer or a merchant.").format(
         programme=programme
@@ -691,6 +699,14 @@ def _audit_what(entry: AuditEntry, settings: Settings) -> str:
                 lot=lot, price=price
             )
         return _("rejected the sale of {lot} at {price}").format(lot=lot, price=price)
+    if entry.action == AuditAction.PRICE_SET:
+        # Named as the price pushes name it; imported here: price_notices imports this module.
+        from handlers.price_notices import key_label
+
+        return _("set the reference price of {what} to {price}").format(
+            what=key_label(str(d.get("key", ""))),
+            price=format_price(int(d.get("fen_per_kg") or 0), locale(), _),
+        )
     if entry.action == AuditAction.VILLAGE_ADD:
         return _("added the village {name}").format(name=_short(d.get("name")))
     if entry.action == AuditAction.EXPORT:

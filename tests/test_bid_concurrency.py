@@ -33,6 +33,8 @@ from bot.models import (
     LotReport,
     LotStatus,
     Notice,
+    Price,
+    PriceSource,
     Process,
     Product,
     ReportStatus,
@@ -111,6 +113,19 @@ class Market:
         async with self.maker() as s:
             rows = list(
                 await s.scalars(select(Notice).where(Notice.kind == kind).order_by(Notice.id))
+            )
+            await s.commit()
+            return rows
+
+    async def auction_prices(self, lot_id: int) -> list[int]:
+        """The observed market prices a lot's sale stored (docs/prices.md): one per sold lot."""
+        async with self.maker() as s:
+            rows = list(
+                await s.scalars(
+                    select(Price.fen_per_kg).where(
+                        Price.lot_id == lot_id, Price.source == PriceSource.AUCTION
+                    )
+                )
             )
             await s.commit()
             return rows
@@ -355,6 +370,7 @@ async def test_two_closers_at_once_close_once(market: Market) -> None:
     assert len(await market.notices("lot_sold")) == 3
     lot = await market.lot(lot_id)
     assert lot.status == LotStatus.SOLD and lot.closed_at == closes_at
+    assert await market.auction_prices(lot_id) == [RESERVE + 10]
 
 
 @pytest.mark.parametrize("bid_first", [True, False])
@@ -436,6 +452,7 @@ async def test_accept_and_reject_at_once_decide_once(database_url: str) -> None:
         sold = lot.status == LotStatus.SOLD
         assert len(await market.notices("lot_won")) == int(sold)
         assert len(await market.notices("sale_rejected")) == int(not sold)
+        assert await market.auction_prices(lot_id) == ([RESERVE] if sold else [])
         async with market.maker() as s:
             statuses = set(await s.scalars(select(HarvestReport.status)))
             await s.commit()

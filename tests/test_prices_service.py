@@ -5,15 +5,33 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import pytest
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.models import Grade, PriceSource, PriceStatus, Product
-from bot.services import prices
+from bot.auction import MAX_FEN_PER_KG
+from bot.models import (
+    AuditAction,
+    AuditEntry,
+    Grade,
+    LotStatus,
+    Price,
+    PriceSource,
+    PriceStatus,
+    Process,
+    Product,
+    Village,
+)
+from bot.services import bids, lots, prices
+from bot.services.errors import DomainError
+from bot.services.pools import PoolKey
 from bot.services.prices import Key
+from tests.test_auctions import ACCEPT, coordinator, farmer, merchant, terms
 
 T0 = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
 GREEN_AA = Key(Product.GREEN, Grade.AA)
 CHERRY = Key(Product.CHERRY)
+PARCHMENT_AA = Key(Product.PARCHMENT, Grade.AA)
 
 
 async def test_the_reference_is_the_newest_live_price_and_remembers_the_last(
@@ -103,3 +121,124 @@ async def test_a_farmer_sees_the_prices_of_what_they_grow(session: AsyncSession)
     # Someone who deals in nothing yet sees every priced product and grade.
     everything = await prices.board(session, newcomer, now=now, tz=tz)
     assert [x.key for x in everything] == [CHERRY, GREEN_AA]
+
+
+# --- /setprice -----------------------------------------------------------------------------------
+
+
+async def test_a_coordinator_sets_the_reference_audited_and_never_held(
+    session: AsyncSession, villages: list[Village]
+) -> None:
+    coord = await coordinator(session)
+    assert await prices.current_reference(session, coord, GREEN_AA) is None
+    first = await prices.set_reference(session, coord, GREEN_AA, 3200, at=T0)
+    # Far from the last (+200 %): the coordinator's confirmation was the check, not held.
+    second = await prices.set_reference(session, coord, GREEN_AA, 9600, at=T0 + timedelta(hours=1))
+    await session.commit()
+    assert (first.source, first.status, first.set_by, first.previous_fen) == (
+        PriceSource.COORDINATOR,
+        PriceStatus.LIVE,
+        coord.id,
+        None,
+    )
+    assert (second.status, second.previous_fen) == (PriceStatus.LIVE, 3200)
+    current = await prices.current_reference(session, coord, GREEN_AA)
+    assert current is not None and current.id == second.id
+    entries = list(
+        await session.scalars(
+            select(AuditEntry)
+            .where(AuditEntry.action == AuditAction.PRICE_SET)
+            .order_by(AuditEntry.id)
+        )
+    )
+    assert [(e.actor_id, e.details) for e in entries] == [
+        (
+            coord.id,
+            {"price_id": first.id, "key": "green/AA", "fen_per_kg": 3200, "previous_fen": None},
+        ),
+        (
+            coord.id,
+            {"price_id": second.id, "key": "green/AA", "fen_per_kg": 9600, "previous_fen": 3200},
+        ),
+    ]
+
+
+async def test_only_coordinators_set_prices_and_only_sane_ones(
+    session: AsyncSession, villages: list[Village]
+) -> None:
+    grower = await farmer(session, villages[0], 1, [])
+    buyer = await merchant(session, 100)
+    coord = await coordinator(session)
+    for who in (grower, buyer):
+        with pytest.raises(DomainError, match="not_allowed"):
+            await prices.set_reference(session, who, CHERRY, 550)
+        with pytest.raises(DomainError, match="not_allowed"):
+            await prices.current_reference(session, who, CHERRY)
+    for fen in (0, -1, MAX_FEN_PER_KG + 1):
+        with pytest.raises(DomainError, match="bad_price"):
+            await prices.set_reference(session, coord, CHERRY, fen)
+    await session.commit()
+    assert await session.scalar(select(func.count()).select_from(Price)) == 0
+    price_set = select(func.count()).where(AuditEntry.action == AuditAction.PRICE_SET)
+    assert await session.scalar(price_set) == 0
+
+
+# --- Auction prices ------------------------------------------------------------------------------
+
+
+async def test_a_sold_lot_stores_its_price_once_beside_the_reference(
+    session: AsyncSession, villages: list[Village]
+) -> None:
+    """Each way a lot is sold (its close, closed early, accepted after waiting) stores the
+    winning price as an observed market price of its product and grade, at the sale's moment;
+    unsold and rejected lots store none, and the reference never moves."""
+    village = villages[0]
+    await farmer(session, village, 1, [300, 200, 100, 400])
+    coord = await coordinator(session)
+    a = await merchant(session, 100)
+    await prices.set_reference(session, coord, PARCHMENT_AA, 1800, at=T0)
+    await session.commit()
+    key = PoolKey(village.id, Product.PARCHMENT, Process.WASHED, Grade.AA)
+    closes = T0 + timedelta(days=2)
+    # Four lots of one report each, oldest first (the lot planner takes whole reports).
+    opened = await lots.open_lots(session, coord, key, 100_000, terms(closes_at=closes), now=T0)
+    lot_closed, lot_early, lot_accepted, lot_unsold = opened[:4]
+    lot_accepted.confirm_before_sale = True
+    await session.commit()
+    for lot, fen in ((lot_closed, 2100), (lot_early, 2200), (lot_accepted, 2300)):
+        await bids.place_bid(session, a, lot.id, price_fen=fen, now=T0 + timedelta(hours=1))
+    await session.commit()
+
+    assert await lots.close_lot(session, lot_closed.id, closes, ACCEPT) == LotStatus.SOLD
+    early = T0 + timedelta(hours=5)
+    assert await lots.close_early(session, coord, lot_early.id, ACCEPT, now=early) == (
+        LotStatus.SOLD
+    )
+    assert await lots.close_lot(session, lot_accepted.id, closes, ACCEPT) == LotStatus.AWAITING
+    assert await lots.close_lot(session, lot_unsold.id, closes, ACCEPT) == LotStatus.UNSOLD
+    await session.commit()
+    assert await _auction_prices(session) == {
+        lot_closed.id: (2100, closes),
+        lot_early.id: (2200, early),
+    }
+    accepted = closes + timedelta(hours=2)
+    await lots.decide_sale(session, coord, lot_accepted.id, accept=True, now=accepted)
+    await session.commit()
+    assert await lots.close_lot(session, lot_closed.id, closes, ACCEPT) is None  # once
+    stored = await _auction_prices(session)
+    assert stored[lot_accepted.id] == (2300, accepted) and len(stored) == 3
+    every = list(await session.scalars(select(Price).where(Price.lot_id.is_not(None))))
+    assert {(p.product, p.grade, p.status) for p in every} == {
+        (Product.PARCHMENT, Grade.AA, PriceStatus.LIVE)
+    }
+    reference = await prices.reference(session, PARCHMENT_AA)
+    assert reference is not None and reference.fen_per_kg == 1800
+
+
+async def _auction_prices(session: AsyncSession) -> dict[int, tuple[int, datetime]]:
+    rows = await session.scalars(select(Price).where(Price.source == PriceSource.AUCTION))
+    return {
+        p.lot_id: (p.fen_per_kg, p.observed_at.replace(tzinfo=UTC))
+        for p in rows
+        if p.lot_id is not None
+    }

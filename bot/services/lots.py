@@ -29,13 +29,14 @@ from bot.models import (
     LotReport,
     LotStatus,
     MerchantStatus,
+    PriceSource,
     ReportStatus,
     Role,
     User,
     Village,
     utcnow,
 )
-from bot.services import audit
+from bot.services import audit, prices
 from bot.services.access import Actor, System, require_coordinator
 from bot.services.errors import DomainError
 from bot.services.pools import PoolKey, pool_reports
@@ -342,6 +343,16 @@ def _sale_facts(lot: Lot) -> dict[str, object]:
 async def _sell(session: AsyncSession, lot: Lot, now: datetime) -> None:
     assert lot.leader_id is not None and lot.leading_fen is not None
     lot.status = LotStatus.SOLD
+    # The winning price is an observed market price (docs/prices.md), never the reference;
+    # Price.lot_id is unique, and the lot's row lock makes this run once per lot.
+    await prices.record(
+        session,
+        prices.Key(lot.product, lot.grade),
+        lot.leading_fen,
+        PriceSource.AUCTION,
+        lot_id=lot.id,
+        at=now,
+    )
     facts = _sale_facts(lot)
     await session.execute(
         update(HarvestReport)

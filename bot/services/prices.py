@@ -19,7 +19,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.auction import MAX_FEN_PER_KG
 from bot.models import (
+    AuditAction,
     Grade,
     HarvestReport,
     Lot,
@@ -32,6 +34,9 @@ from bot.models import (
     User,
     utcnow,
 )
+from bot.services import audit
+from bot.services.access import Actor, System, require_coordinator
+from bot.services.errors import DomainError
 
 REFERENCE_SOURCES = (PriceSource.COORDINATOR, PriceSource.FEED)
 
@@ -281,3 +286,44 @@ async def board(session: AsyncSession, user: User, *, now: datetime, tz: ZoneInf
     price: what /prices shows and the daily digest sends. A digest to many users computes
     `line` once per key and `board_keys` per user."""
     return [await line(session, k, now=now, tz=tz) for k in await board_keys(session, user)]
+
+
+# --- A coordinator's /setprice ----------------------------------------------------------------
+
+
+async def current_reference(session: AsyncSession, actor: Actor, key: Key) -> Price | None:
+    """The reference a coordinator is about to replace (shown before they confirm); only
+    coordinators ask."""
+    await require_coordinator(session, actor)
+    return await reference(session, key)
+
+
+async def set_reference(
+    session: AsyncSession, actor: Actor, key: Key, fen_per_kg: int, *, at: datetime | None = None
+) -> Price:
+    """A coordinator's typed price becomes the reference of `key` at once: their confirmation
+    was the check, so it is never held. Audited in the same transaction; the Price remembers
+    the reference it replaced (`previous_fen`)."""
+    await require_coordinator(session, actor)
+    if not 0 < fen_per_kg <= MAX_FEN_PER_KG:  # parse_price's limits; a forged button
+        raise DomainError("bad_price")
+    price = await record(
+        session,
+        key,
+        fen_per_kg,
+        PriceSource.COORDINATOR,
+        by=None if isinstance(actor, System) else actor.id,
+        at=at,
+    )
+    await audit.record(
+        session,
+        AuditAction.PRICE_SET,
+        actor,
+        details={
+            "price_id": price.id,
+            "key": key.code,
+            "fen_per_kg": fen_per_kg,
+            "previous_fen": price.previous_fen,
+        },
+    )
+    return price

@@ -97,8 +97,15 @@ async def _check_village(session: AsyncSession, village_id: int) -> None:
 
 
 async def register_farmer(
-    session: AsyncSession, user: User, *, name: str, phone: str, village_id: int
+    session: AsyncSession,
+    user: User,
+    *,
+    name: str,
+    phone: str,
+    village_id: int,
+    price_digest: bool = True,
 ) -> User:
+    """`price_digest`: the daily prices, asked at registration (default yes)."""
     if user.role == Role.COORDINATOR:
         raise DomainError("already_coordinator")
     await _check_village(session, village_id)
@@ -106,6 +113,7 @@ async def register_farmer(
     user.name = clean_name(name)
     user.phone = clean_phone(phone)
     user.village_id = village_id
+    user.price_digest = price_digest
     user.registered_at = user.registered_at or utcnow()
     await session.flush()
     await session.refresh(user, ["village"])
@@ -118,7 +126,7 @@ def may_reapply(user: User) -> bool:
 
 
 async def register_merchant(
-    session: AsyncSession, user: User, *, company: str, contact: str
+    session: AsyncSession, user: User, *, company: str, contact: str, price_digest: bool = True
 ) -> User:
     """A merchant waits for a coordinator's approval before they can bid.
 
@@ -134,6 +142,7 @@ async def register_merchant(
         user.merchant_application += 1
     user.role = Role.MERCHANT
     user.merchant_status = MerchantStatus.PENDING
+    user.price_digest = price_digest
     user.registered_at = user.registered_at or utcnow()
     await session.flush()
     return user

@@ -127,6 +127,8 @@ async def test_a_farmer_registers_and_reports_a_harvest_by_clicking(
     await farmer.type("Li Wei")
     await farmer.tap("📱 Share my phone number")
     await farmer.tap("Conggang")
+    await farmer.sees("Do you want today's coffee prices every morning?")
+    await farmer.tap("✅ Yes")
     await farmer.tap("📦 Report harvest")
     await farmer.tap("Parchment")
     await farmer.tap("Washed")

@@ -54,6 +54,8 @@ ZH = {
     "catimor": "卡蒂姆",
     "confirm": "✅ 确认",
     "cancel": "✖ 取消",
+    "digest_yes": "✅ 要",
+    "digest_no": "不要",
 }
 EN = {
     "language": "English",
@@ -68,14 +70,21 @@ EN = {
     "catimor": "Catimor",
     "confirm": "✅ Confirm",
     "cancel": "✖ Cancel",
+    "digest_yes": "✅ Yes",
+    "digest_no": "No",
 }
 WORDS = {"zh": ZH, "en": EN}
 
 
 async def register_farmer(
-    chat: UserChat, lang: str = "zh", name: str = "李伟", village: str = "Conggang"
+    chat: UserChat,
+    lang: str = "zh",
+    name: str = "李伟",
+    village: str = "Conggang",
+    digest: bool = True,
 ) -> BotMessage:
-    """/start to the welcome with the main menu; returns the welcome message."""
+    """/start to the welcome with the main menu (`digest`: the answer to the daily prices
+    question); returns the welcome message."""
     w = WORDS[lang]
     await chat.send("/start")
     await chat.receive_until(lambda m: bool(m.inline_keyboard))
@@ -91,7 +100,19 @@ async def register_farmer(
     villages = await chat.receive()
     assert village in villages.buttons
     await chat.press(village)
+    await answer_digest(chat, lang, digest)
     return await chat.receive_until(lambda m: m.reply_keyboard is not None)
+
+
+DIGEST_QUESTION = "Do you want today's coffee prices every morning?"
+
+
+async def answer_digest(chat: UserChat, lang: str = "zh", want: bool = True) -> None:
+    """Registration's last question: today's prices every morning, yes or no."""
+    w = WORDS[lang]
+    asked = await chat.receive_until(lambda m: w["digest_yes"] in m.buttons)
+    assert asked.buttons[:2] == [w["digest_yes"], w["digest_no"]]  # yes first: the default
+    await chat.press(w["digest_yes"] if want else w["digest_no"])
 
 
 async def report_parchment(

@@ -15,7 +15,7 @@ from bot.formatting import format_date
 from bot.models import MerchantStatus, Notice, Role, User, Village
 from handlers.callbacks import ApprovalCb, AuditCb, VillageAdminCb
 from tests.conftest import COORDINATOR_ID, BotRunner
-from tests.e2e.flows import register_farmer
+from tests.e2e.flows import answer_digest, register_farmer
 from tests.emulator import BotApiEmulator, BotMessage, UserChat
 
 NOT_ALLOWED = "Sorry, only coordinators can do that."
@@ -38,6 +38,7 @@ async def register_merchant(
     await chat.send(company)
     await chat.receive_until(lambda m: "e-mail" in m.text)
     await chat.send(contact)
+    await answer_digest(chat, "en")
     await chat.receive_until(lambda m: "waiting for a coordinator's approval" in m.text)
 
 
@@ -265,6 +266,7 @@ async def test_villages_list_with_links_and_qr_codes(
     await newcomer.send("Dao")
     await newcomer.receive()
     await newcomer.send_contact("+8613900000302")
+    await answer_digest(newcomer, "en")
     welcome = await newcomer.receive_until(lambda m: "Welcome" in m.text)
     assert "farmer of Nankang" in welcome.text
 

@@ -16,7 +16,7 @@ from bot.models import MerchantStatus, Village
 from bot.services import users
 from tests.conditions import outbox_drained
 from tests.conftest import COORDINATOR_ID, BotRunner
-from tests.e2e.flows import WORDS, Tr, register_farmer, stored_user, translator
+from tests.e2e.flows import WORDS, Tr, answer_digest, register_farmer, stored_user, translator
 from tests.emulator import BotApiEmulator, UserChat
 
 PROGRAMME = "Baoshan Coffee"
@@ -113,6 +113,7 @@ async def test_a_merchant_contact_is_a_phone_an_address_or_their_own_telegram_co
     )
     assert (await merchant.receive()).text == t(CONTACT_QUESTION)
     await merchant.send(" Sales@BSCoffee.CN ")
+    await answer_digest(merchant, lang)
     await merchant.receive_until(lambda m: m.text == t(WAITING).format(company="Baoshan Trading"))
     assert (await stored_user(session, 701)).contact == "Sales@bscoffee.cn"
 
@@ -120,6 +121,7 @@ async def test_a_merchant_contact_is_a_phone_an_address_or_their_own_telegram_co
     sharer = emulator.user(702, language_code=lang)
     await _to_contact_question(sharer, t, lang, "Nujiang Beans")
     await sharer.send_contact("8613800000702")
+    await answer_digest(sharer, lang)
     await sharer.receive_until(lambda m: m.text == t(WAITING).format(company="Nujiang Beans"))
 
     # The coordinator reads contacts that reach someone; nothing else was stored.
@@ -224,7 +226,10 @@ async def test_help_says_what_each_user_can_do_now(
         "weighed kg, then complete (the merchant is invoiced, the payouts scheduled).\n"
         "/due: payouts due; mark them paid with the transfer reference.\n"
         "/disputes: farmers' open disputes about payouts; correct the amount or explain."
-    ) + "\n\n" + t(PRICES_LINE)
+    ) + "\n\n" + t(PRICES_LINE) + "\n\n" + t(
+        "/setprice: set the reference price of a product and grade, typed like 9.6元; "
+        "you see the change from the last price before you confirm."
+    )
     assert t("📣 Announcement") in said.reply_buttons
 
 

@@ -18,7 +18,7 @@ from bot.services.access import OPERATOR
 from handlers.callbacks import AuditCb
 from tests.conditions import eventually
 from tests.conftest import COORDINATOR_ID, BotRunner
-from tests.e2e.flows import WORDS, Tr, register_farmer, stored_user, translator
+from tests.e2e.flows import DIGEST_QUESTION, WORDS, Tr, register_farmer, stored_user, translator
 from tests.emulator import BotApiEmulator, UserChat
 
 
@@ -40,6 +40,8 @@ async def _apply(chat: UserChat, t: Tr, company: str, contact: str) -> None:
     await chat.send(company)
     await chat.receive_until(lambda m: bool(m.reply_keyboard))  # the contact question
     await chat.send(contact)
+    await chat.receive_until(lambda m: m.text == t(DIGEST_QUESTION))
+    await chat.press(t("✅ Yes"))
     waiting = t(
         "Thank you! {company} is registered and waiting for a coordinator's "
         "approval. We will message you here as soon as you can bid."

@@ -27,11 +27,12 @@ async def test_farmer_registers_in_chinese(
     assert "欢迎，李伟" in welcome.text and "Conggang" in welcome.text
     assert "📦 上报收成" in welcome.reply_buttons
     user = await _user(session, 101)
-    assert (user.role, user.name, user.phone, user.language) == (
+    assert (user.role, user.name, user.phone, user.language, user.price_digest) == (
         Role.FARMER,
         "李伟",
         "+8613800000001",
         "zh",
+        True,
     )
     assert user.village_id == villages[0].id
 
@@ -50,10 +51,15 @@ async def test_deep_link_preselects_the_village_in_english(
     await chat.receive()
     await chat.send_contact("+8613900000002")
     assert "+8613900000002" in (await chat.receive()).text
-    welcome = await chat.receive()
+    asked = await chat.receive()
+    assert asked.text == "Do you want today's coffee prices every morning?"
+    assert asked.buttons == ["✅ Yes", "No"]
+    await chat.press("No")
+    welcome = await chat.receive_until(lambda m: m.reply_keyboard is not None)
     assert "Welcome, Ann Lee! You are registered as a farmer of Nankang." in welcome.text
     assert "📦 Report harvest" in welcome.reply_buttons
-    assert (await _user(session, 102)).village_id == villages[1].id
+    user = await _user(session, 102)
+    assert (user.village_id, user.price_digest) == (villages[1].id, False)
 
 
 async def test_contact_of_someone_else_is_refused(
@@ -115,13 +121,16 @@ async def test_merchant_registers_and_waits_for_approval(
     await chat.send("Baoshan Coffee Trading")
     assert "e-mail" in (await chat.receive()).text
     await chat.send("+86 138 0000 0105")
-    done = await chat.receive()
+    assert "every morning" in (await chat.receive()).text
+    await chat.send("no")  # typed: read as the button it names
+    done = await chat.receive_until(lambda m: "approval" in m.text)
     assert "waiting for a coordinator's approval" in done.text
     user = await _user(session, 105)
-    assert (user.role, user.company, user.merchant_status) == (
+    assert (user.role, user.company, user.merchant_status, user.price_digest) == (
         Role.MERCHANT,
         "Baoshan Coffee Trading",
         MerchantStatus.PENDING,
+        False,
     )
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from bot.models import Village
 from tests.conftest import BotRunner
-from tests.e2e.flows import register_farmer, report_parchment
+from tests.e2e.flows import answer_digest, register_farmer, report_parchment
 from tests.emulator import BotApiEmulator, BotMessage, UserChat
 
 WORDS = {
@@ -19,6 +19,8 @@ WORDS = {
         "name_question": "请问您的名字？",
         "phone_help": "请不要手动输入号码",
         "welcome": "欢迎，李伟",
+        "digest_question": "每天早上要不要收到当天的咖啡价格？",
+        "digest_yes": "要",
         "report": "上报收成",
         "product_question": "您要卖什么？",
         "parchment": "带壳豆",
@@ -46,6 +48,8 @@ WORDS = {
         "name_question": "What is your name?",
         "phone_help": "Please do not type the number",
         "welcome": "Welcome, 李伟",
+        "digest_question": "Do you want today's coffee prices every morning?",
+        "digest_yes": "YES",
         "report": "report harvest",
         "product_question": "What do you want to sell?",
         "parchment": "PARCHMENT",
@@ -104,6 +108,8 @@ async def test_typed_words_register_a_farmer(
     await chat.receive()
     assert "Conggang" in (await chat.receive()).buttons
     await chat.send("  conggang ")
+    await chat.receive_until(lambda m: m.text == w["digest_question"])
+    await chat.send(w["digest_yes"])
     welcome = await chat.receive_until(lambda m: m.reply_keyboard is not None)
     assert w["welcome"] in welcome.text and "Conggang" in welcome.text, chat.transcript()
 
@@ -166,6 +172,7 @@ async def test_a_typed_phone_number_gets_the_same_help_in_registration_and_profi
     await chat.receive()
     await chat.receive()
     await chat.press("Conggang")
+    await answer_digest(chat, lang)
     await chat.receive_until(lambda m: m.reply_keyboard is not None)
 
     await chat.send(w["profile"])

@@ -328,7 +328,7 @@ class Programme:
         ) as app:
             yield app
 
-    def say(self, line: str) -> None:
+    def progress(self, line: str) -> None:
         elapsed = time.monotonic() - self.started
         print(f"[{elapsed:6.1f} s] {line}", flush=True)
 
@@ -347,7 +347,7 @@ class Programme:
                 await play(person)
             done += 1
             if done % step == 0 and done < len(people):
-                self.say(f"  {done} of {len(people)} {what}")
+                self.progress(f"  {done} of {len(people)} {what}")
 
         await asyncio.gather(*(one(p) for p in people))
 
@@ -367,7 +367,7 @@ class Programme:
                 chat, chat.press(callback_data=add, message=listing), containing("/cancel")
             )
             await exchange(chat, chat.send(name), containing("✅", name))
-        self.say(f"villages added by coordinator {chat.id}: {', '.join(VILLAGES)}")
+        self.progress(f"villages added by coordinator {chat.id}: {', '.join(VILLAGES)}")
 
     # ------------------------------------------------------------ 2. farmers
 
@@ -406,7 +406,7 @@ class Programme:
     async def farmers_join(self) -> None:
         await self.everyone(self.plan.farmers, self.farmer_joins, "farmers registered and reported")
         tonnes = self.plan.reported_grams / 1e6
-        self.say(f"{len(self.plan.farmers)} farmers registered and reported {tonnes:,.3f} t")
+        self.progress(f"{len(self.plan.farmers)} farmers registered and reported {tonnes:,.3f} t")
 
     # ------------------------------------------------------------ 3. merchants
 
@@ -444,7 +444,7 @@ class Programme:
                 lambda c: any("/lots" in m.text and "✅" in m.text for m in c.messages),
                 STEP_TIMEOUT,
             )
-        self.say(f"{len(self.plan.merchants)} merchants applied and were approved")
+        self.progress(f"{len(self.plan.merchants)} merchants applied and were approved")
 
     # ------------------------------------------------------------ 4. auctions
 
@@ -489,7 +489,7 @@ class Programme:
             opened = sorted(set(await self.open_lot_ids()) - before)
             self.opened_by.setdefault(chat.id, []).extend(opened)
         self.lot_ids = await self.open_lot_ids()
-        self.say(f"{len(self.lot_ids)} lots opened on the two pools: #{self.lot_ids}")
+        self.progress(f"{len(self.lot_ids)} lots opened on the two pools: #{self.lot_ids}")
 
     async def open_lot_ids(self) -> list[int]:
         engine = make_engine(self.url)
@@ -571,7 +571,7 @@ class Programme:
     async def auctions(self) -> None:
         for index, lot_id in enumerate(self.lot_ids):
             await self.sell(index, lot_id)
-        self.say(f"{len(self.lot_ids)} lots bid on by {len(self.plan.merchants)} merchants")
+        self.progress(f"{len(self.lot_ids)} lots bid on by {len(self.plan.merchants)} merchants")
         for lot_id in self.lot_ids:
             await self.close_lot(lot_id)
         await self.every_farmer_told(SOLD, "sold")
@@ -596,7 +596,7 @@ class Programme:
             if time.monotonic() > deadline:
                 raise AssertionError(f"no {what} notice for farmers {sorted(waiting)[:20]}")
             await asyncio.sleep(0.2)
-        self.say(f"every farmer has the {what} notice")
+        self.progress(f"every farmer has the {what} notice")
 
     # ------------------------------------------------------------ 6. collection
 
@@ -676,7 +676,7 @@ class Programme:
         await asyncio.gather(
             *(coordinator(self.chat(tid), lots) for tid, lots in self.opened_by.items())
         )
-        self.say(f"{len(self.lot_ids)} lots collected and weighed; invoices sent")
+        self.progress(f"{len(self.lot_ids)} lots collected and weighed; invoices sent")
         await self.every_farmer_told(COLLECTION, "collection")
         await self.every_farmer_told(PAYOUT_SCHEDULED, "payout-scheduled")
 
@@ -713,7 +713,7 @@ class Programme:
         every = next(d for d in due.callback_datas if d and d.startswith("pay:all:"))
         await exchange(chat, chat.press(callback_data=every, message=due), containing("/cancel"))
         await exchange(chat, chat.send("BOC-BAOSHAN-0001"), containing("✅", "BOC-BAOSHAN-0001"))
-        self.say("every payout is marked paid (three one by one, then all due at once)")
+        self.progress("every payout is marked paid (three one by one, then all due at once)")
         await self.every_farmer_told(PAID, "paid")
 
     # ------------------------------------------------------------ 8. reconciliation
@@ -797,7 +797,7 @@ class Programme:
             and len(sold) == len(self.lot_ids) > 0
             and (through == "sold" or (per_lot and invoices_fen == gross_fen > 0))
         )
-        self.say(
+        self.progress(
             f"reconciled: {figures['reconciled']} (invoices {invoices_fen / 100:,.2f} yuan, "
             f"farmers' gross {gross_fen / 100:,.2f} yuan; each farmer told once: {once})"
         )
@@ -836,7 +836,7 @@ async def play(
             if through == "all":
                 await timed("collection", p.collection())
         if through == "all":
-            p.say("the bot is stopped and started again")
+            p.progress("the bot is stopped and started again")
             async with p.bot():
                 await timed("paid", p.pay())
         figures = await p.reconcile(through)

@@ -699,14 +699,54 @@ def _audit_what(entry: AuditEntry, settings: Settings) -> str:
                 lot=lot, price=price
             )
         return _("rejected the sale of {lot} at {price}").format(lot=lot, price=price)
-    if entry.action == AuditAction.PRICE_SET:
+    if entry.action == AuditAction.COLLECTION_SET:
+        when = d.get("collect_at")
+        return _("set the collection of {lot}: {place}, {when}").format(
+            lot=lot,
+            place=_short(d.get("place")),
+            when=format_datetime(datetime.fromisoformat(when), locale(), settings.tz)
+            if when
+            else "—",
+        )
+    if entry.action == AuditAction.COLLECTION_COMPLETE:
+        return _("completed the collection of {lot}: {kg} weighed, invoice {amount}").format(
+            lot=lot,
+            kg=format_quantity(int(d.get("weighed_grams") or 0), locale(), _),
+            amount=format_money(int(d.get("invoice_fen") or 0), locale()),
+        )
+    if entry.action == AuditAction.PAYOUT_PAID:
+        return _("marked payout #{id} paid: {amount}, reference {reference}").format(
+            id=d.get("payout_id", ""),
+            amount=format_money(int(d.get("amount_fen") or 0), locale()),
+            reference=_short(d.get("reference")),
+        )
+    if entry.action == AuditAction.DISPUTE_RESOLVE:
+        if d.get("correction_fen"):
+            return _("corrected payout #{id} by {amount} (dispute #{dispute})").format(
+                id=d.get("payout_id", ""),
+                amount=format_money(int(d.get("correction_fen") or 0), locale()),
+                dispute=d.get("dispute_id", ""),
+            )
+        return _("explained payout #{id} (dispute #{dispute})").format(
+            id=d.get("payout_id", ""), dispute=d.get("dispute_id", "")
+        )
+    if entry.action in (AuditAction.PRICE_SET, AuditAction.PRICE_CONFIRM, AuditAction.PRICE_REJECT):
         # Named as the price pushes name it; imported here: price_notices imports this module.
         from handlers.price_notices import key_label
 
-        return _("set the reference price of {what} to {price}").format(
-            what=key_label(str(d.get("key", ""))),
-            price=format_price(int(d.get("fen_per_kg") or 0), locale(), _),
-        )
+        what = key_label(str(d.get("key", "")))
+        price = format_price(int(d.get("fen_per_kg") or 0), locale(), _)
+        if entry.action == AuditAction.PRICE_CONFIRM:
+            return _("confirmed the feed's price of {what}: {price}").format(what=what, price=price)
+        if entry.action == AuditAction.PRICE_REJECT and d.get("outdated"):
+            return _(
+                "turned down the feed's price of {what} ({price}): a newer price was set"
+            ).format(what=what, price=price)
+        if entry.action == AuditAction.PRICE_REJECT:
+            return _("turned down the feed's price of {what}: {price}").format(
+                what=what, price=price
+            )
+        return _("set the reference price of {what} to {price}").format(what=what, price=price)
     if entry.action == AuditAction.VILLAGE_ADD:
         return _("added the village {name}").format(name=_short(d.get("name")))
     if entry.action == AuditAction.EXPORT:

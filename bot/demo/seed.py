@@ -50,7 +50,7 @@ def cast(seeded: bool) -> list[Person]:
 async def seed(emu: BotApiEmulator, database_url: str) -> None:
     """Play the small programme through the running bot; prints a line per step."""
     p = Programme(emu, database_url, PLAN, len(FARMERS), 30.0, coordinators=(COORDINATOR,))
-    p.say("seeding a small programme through the bot")
+    p.progress("seeding a small programme through the bot")
     await p.coordinators_start()
     await p.add_villages()
     await p.farmers_join()
@@ -59,10 +59,10 @@ async def seed(emu: BotApiEmulator, database_url: str) -> None:
     sold_lot, open_lot = p.lot_ids  # opened village by village: Conggang's first
     await p.sell(0, sold_lot)
     await p.sell(1, open_lot)
-    p.say(f"both merchants bid on lots #{sold_lot} and #{open_lot}")
+    p.progress(f"both merchants bid on lots #{sold_lot} and #{open_lot}")
     told = [f for f in FARMERS if f.village == SOLD_VILLAGE]
     await p.close_lot(sold_lot)
     await p.every_farmer_told(SOLD, "sold", told)
     await p.collect(p.coordinators[0], sold_lot, await p.reported_grams())
     await p.every_farmer_told(PAYOUT_SCHEDULED, "payout-scheduled", told)
-    p.say(f"lot #{sold_lot} is collected; lot #{open_lot} stays open for bids")
+    p.progress(f"lot #{sold_lot} is collected; lot #{open_lot} stays open for bids")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiogram.utils.i18n import gettext as _
 
@@ -28,24 +29,56 @@ def _footer() -> str:
     return _("/prices for the chart · turn off in /prices")
 
 
-def _digest_line(item: dict[str, Any], ctx: Context) -> str:
-    name = key_label(str(item["key"]))
-    fen = item.get("fen")
+def price_line(
+    code: str,
+    fen: int | None,
+    yesterday_fen: int | None,
+    auction_fen: int | None,
+    auction_at: datetime | None,
+    loc: str,
+    tz: ZoneInfo,
+) -> str:
+    """One product and grade as /prices and the daily digest both word it: the reference
+    price and its change since yesterday, then the latest auction price and its day."""
+    name = key_label(code)
     if fen is None:
         text = _("• {name}: no reference price yet").format(name=name)
     else:
-        text = _("• {name}: {price}").format(name=name, price=format_price(int(fen), ctx.locale, _))
-        change = change_percent(item.get("yesterday_fen"), int(fen))
-        if change is not None:
-            text += " " + _("({change} since yesterday)").format(
-                change=format_change(change, ctx.locale)
-            )
-    if item.get("auction_fen") is not None and item.get("auction_at"):
+        text = _("• {name}: {price}").format(name=name, price=format_price(fen, loc, _))
+        text = _beside(text, _since_yesterday(fen, yesterday_fen, loc))
+    if auction_fen is not None and auction_at is not None:
         text += "\n" + _("   Latest auction: {price} on {day}").format(
-            price=format_price(int(item["auction_fen"]), ctx.locale, _),
-            day=format_date(datetime.fromisoformat(str(item["auction_at"])), ctx.locale, ctx.tz),
+            price=format_price(auction_fen, loc, _), day=format_date(auction_at, loc, tz)
         )
     return text
+
+
+def _since_yesterday(fen: int, yesterday_fen: int | None, loc: str) -> str:
+    """Since the start of today: "(+5.0% since yesterday)", unchanged, or new today."""
+    if yesterday_fen is None:
+        return _("(new today)")
+    change = change_percent(yesterday_fen, fen)
+    if not change:
+        return _("(unchanged since yesterday)")
+    return _("({change} since yesterday)").format(change=format_change(change, loc))
+
+
+def _beside(text: str, note: str) -> str:
+    """A note in brackets after the text: a full-width bracket (Chinese) takes no space."""
+    return text + ("" if note.startswith("（") else " ") + note
+
+
+def _digest_line(item: dict[str, Any], ctx: Context) -> str:
+    fen, auction_fen, at = item.get("fen"), item.get("auction_fen"), item.get("auction_at")
+    return price_line(
+        str(item["key"]),
+        None if fen is None else int(fen),
+        item.get("yesterday_fen"),
+        None if auction_fen is None else int(auction_fen),
+        datetime.fromisoformat(str(at)) if at else None,
+        ctx.locale,
+        ctx.tz,
+    )
 
 
 @market_notice("price_digest")

@@ -22,7 +22,6 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from babel.dates import format_time
 
 from bot import price_chart
-from bot.formatting import format_change, format_date, format_price
 from bot.labels import normalize_label
 from bot.models import User, utcnow
 from bot.services import price_views, prices
@@ -30,6 +29,7 @@ from bot.services.errors import DomainError
 from bot.services.prices import Key, Line
 from handlers.callbacks import DigestCb
 from handlers.price_notices import key_label as code_label
+from handlers.price_notices import price_line
 from handlers.prompts import ask_current
 from handlers.routing import RouterRecipe
 from handlers.texts import locale
@@ -79,31 +79,16 @@ def key_label(key: Key) -> str:
     return code_label(key.code)
 
 
-def _change(line: Line) -> str:
-    """Since the start of today: "(+5.0% since yesterday)", unchanged, or new today."""
-    if line.yesterday_fen is None:
-        return _("(new today)")
-    change = line.change
-    if not change:
-        return _("(unchanged since yesterday)")
-    return _("({change} since yesterday)").format(change=format_change(change, locale()))
-
-
 def _line(line: Line, turn: Turn) -> str:
-    """A line as the daily digest words it (handlers/price_notices.py), and the change."""
-    loc = locale()
-    name = key_label(line.key)
-    if line.fen is None:
-        text = _("• {name}: no reference price yet").format(name=name)
-    else:
-        price = format_price(line.fen, loc, _)
-        text = _("• {name}: {price}").format(name=name, price=price) + " " + _change(line)
-    if line.auction_fen is not None and line.auction_at is not None:
-        text += "\n" + _("   Latest auction: {price} on {day}").format(
-            price=format_price(line.auction_fen, loc, _),
-            day=format_date(line.auction_at, loc, turn.settings.tz),
-        )
-    return text
+    return price_line(
+        line.key.code,
+        line.fen,
+        line.yesterday_fen,
+        line.auction_fen,
+        line.auction_at,
+        locale(),
+        turn.settings.tz,
+    )
 
 
 def prices_text(lines: list[Line], turn: Turn) -> str:

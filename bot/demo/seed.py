@@ -12,8 +12,19 @@ the bot.
 
 from __future__ import annotations
 
-from bench.programme import PAYOUT_SCHEDULED, SOLD, Farmer, Merchant, Plan, Programme
+from bench.programme import (
+    PAYOUT_SCHEDULED,
+    SOLD,
+    Farmer,
+    Merchant,
+    Plan,
+    Programme,
+    containing,
+    exchange,
+    with_button,
+)
 from bot.demo.run import Person
+from handlers.callbacks import SetPriceCb
 from tests.emulator import BotApiEmulator
 
 COORDINATOR = 1000
@@ -29,6 +40,8 @@ MERCHANTS = [
     Merchant(2001, "保山咖啡贸易有限公司", "sales@bscoffee.cn", "zh", proxy=True),
     Merchant(2002, "Mekong Roasters Ltd", "+86 871 6512 3456", "en", proxy=False),
 ]
+# Reference prices the coordinator sets with /setprice: (product, grade or "-", typed price).
+PRICES = [("parchment", "-", "24.50"), ("green", "AA", "¥33.60"), ("cherry", None, "5.8元")]
 SOLD_VILLAGE = "Conggang"  # its pool is sold and collected; Nankang's stays open for bids
 # The pools (under 500 kg) are each sold whole, as one lot.
 PLAN = Plan(FARMERS, MERCHANTS, lot_kg=1000, seed=2024)
@@ -66,3 +79,26 @@ async def seed(emu: BotApiEmulator, database_url: str) -> None:
     await p.collect(p.coordinators[0], sold_lot, await p.reported_grams())
     await p.every_farmer_told(PAYOUT_SCHEDULED, "payout-scheduled", told)
     p.progress(f"lot #{sold_lot} is collected; lot #{open_lot} stays open for bids")
+    await set_prices(p)
+
+
+async def set_prices(p: Programme) -> None:
+    """The coordinator types today's reference prices with /setprice, button by button."""
+    chat = p.coordinators[0]
+    for product, grade, typed in PRICES:
+        pick = SetPriceCb(action="product", value=product).pack()
+        asked = await exchange(chat, chat.send("/setprice"), with_button(pick))
+        if grade is None:  # fresh cherry has no grade: the price is asked at once
+            await exchange(chat, chat.press(callback_data=pick, message=asked), containing("¥9.6"))
+        else:
+            grading = SetPriceCb(action="grade", value=grade).pack()
+            grades = await exchange(
+                chat, chat.press(callback_data=pick, message=asked), with_button(grading)
+            )
+            await exchange(
+                chat, chat.press(callback_data=grading, message=grades), containing("¥9.6")
+            )
+        confirm = SetPriceCb(action="confirm").pack()
+        card = await exchange(chat, chat.send(typed), with_button(confirm))
+        await exchange(chat, chat.press(callback_data=confirm, message=card), containing("✅"))
+    p.progress(f"coordinator {chat.id} set {len(PRICES)} reference prices with /setprice")

@@ -34,13 +34,13 @@ async def test_subscribers_receive_the_digest_in_their_language(
     expected = {
         grower: (
             "📈 咖啡价格（2026年11月29日）\n"
-            "• 生豆 · AA：¥33.60/公斤 （较昨日 +5.0%）\n"
+            "• 生豆 · AA：¥33.60/公斤（较昨日 +5.0%）\n"
             "   最近拍卖价：¥35.00/公斤（2026年11月28日）\n\n"
             "发送 /prices 查看走势图 · 在 /prices 中可关闭推送"
         ),
         buyer: (
             "📈 Coffee prices, Nov 29, 2026\n"
-            "• Fresh cherry: CN¥5.50/kg (0.0% since yesterday)\n"
+            "• Fresh cherry: CN¥5.50/kg (unchanged since yesterday)\n"
             "• Green bean · AA: CN¥33.60/kg (+5.0% since yesterday)\n"
             "   Latest auction: CN¥35.00/kg on Nov 28, 2026\n\n"
             "/prices for the chart · turn off in /prices"

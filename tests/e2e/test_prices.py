@@ -53,7 +53,7 @@ async def test_a_farmer_asks_for_prices_and_switches_the_daily_prices(
 
     await chat.send("/prices")
     first, _png = await prices_and_chart(chat, "📈 今天的咖啡价格")
-    assert "• 带壳豆 · AA：¥27.30/公斤 （较昨日 +5.0%）" in first.text, first.text
+    assert "• 带壳豆 · AA：¥27.30/公斤（较昨日 +5.0%）" in first.text, first.text
     assert "最近拍卖价：¥28.00/公斤（" in first.text and "生豆" not in first.text
     assert first.buttons == ["🔔 每日价格：已打开 — 点此关闭"]
     # Typed words at the main menu.

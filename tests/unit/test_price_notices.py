@@ -54,8 +54,8 @@ def i18n() -> Any:
         (
             "zh",
             "📈 咖啡价格（2026年11月29日）\n"
-            "• 鲜果：¥5.50/公斤\n"
-            "• 生豆 · AA：¥33.60/公斤 （较昨日 +5.0%）\n"
+            "• 鲜果：¥5.50/公斤（今日新价）\n"
+            "• 生豆 · AA：¥33.60/公斤（较昨日 +5.0%）\n"
             "   最近拍卖价：¥35.00/公斤（2026年11月28日）\n"
             "• 带壳豆 · 未分级：暂无参考价\n"
             "   最近拍卖价：¥23.10/公斤（2026年11月27日）\n\n"
@@ -64,7 +64,7 @@ def i18n() -> Any:
         (
             "en",
             "📈 Coffee prices, Nov 29, 2026\n"
-            "• Fresh cherry: CN¥5.50/kg\n"
+            "• Fresh cherry: CN¥5.50/kg (new today)\n"
             "• Green bean · AA: CN¥33.60/kg (+5.0% since yesterday)\n"
             "   Latest auction: CN¥35.00/kg on Nov 28, 2026\n"
             "• Parchment · ungraded: no reference price yet\n"

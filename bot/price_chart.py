@@ -131,6 +131,9 @@ class _Frame:
         return sorted(t for t in back if t >= self.start)
 
 
+RIGHT_MARGIN_DAYS = 0.6
+
+
 def _yuan(fen: int) -> float:
     """For drawing only: positions on the axis (money itself is never a float here)."""
     return fen / 100
@@ -162,6 +165,10 @@ def figure(chart: Chart) -> Figure:
     for colour, one in zip(COLOURS, chart.series[:MAX_SERIES], strict=False):
         steps = [(max(frame.x(at), 0.0), _yuan(fen)) for at, fen in one.reference]
         if steps:
+            # Each change is marked, so a price set today shows, not only a line of no width.
+            changes = [(frame.x(at), _yuan(fen)) for at, fen in one.reference if at >= frame.start]
+            if changes:
+                ax.plot(*zip(*changes, strict=True), "s", color=colour, markersize=5)
             steps.append((frame.x(now), steps[-1][1]))  # the last price holds until now
             ax.step(*zip(*steps, strict=True), where="post", color=colour, linewidth=2)
             values += [y for _x, y in steps]
@@ -170,10 +177,12 @@ def figure(chart: Chart) -> Figure:
             ax.plot(*zip(*marks, strict=True), "o", color=colour, markersize=7)
             values += [y for _x, y in marks]
         handles.append(Line2D([], [], color=colour, linewidth=6, label=one.name))
-    handles.append(Line2D([], [], color=NEUTRAL, linewidth=2, label=text.reference))
+    handles.append(
+        Line2D([], [], color=NEUTRAL, linewidth=2, marker="s", markersize=5, label=text.reference)
+    )
     handles.append(Line2D([], [], color=NEUTRAL, marker="o", linestyle="", label=text.auction))
 
-    ax.set_xlim(0, frame.x(now))
+    ax.set_xlim(0, frame.x(now) + RIGHT_MARGIN_DAYS)  # today's marks are not cut in half
     ticks = frame.ticks
     ax.set_xticks(
         [frame.x(t) for t in ticks], [day_label(t, locale) for t in ticks], fontproperties=font

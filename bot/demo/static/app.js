@@ -81,6 +81,11 @@ class Column {
     this.root = template.content.firstElementChild.cloneNode(true);
     this.root.dataset.chat = String(this.id);
     this.list = this.root.querySelector(".messages");
+    // Whether the reader is at the end of the chat: a picture that loads later keeps them there.
+    this.pinned = true;
+    this.list.addEventListener("scroll", () => {
+      this.pinned = this.nearBottom();
+    });
     this.keyboard = this.root.querySelector(".reply-keyboard");
     this.toastNode = this.root.querySelector(".toast");
     this.startButton = this.root.querySelector(".start");
@@ -259,6 +264,10 @@ function renderMessage(column, message) {
     link.target = "_blank";
     link.rel = "noopener";
     const image = make("img");
+    // A picture takes its height when it has loaded: a reader at the end stays at the end.
+    image.addEventListener("load", () => {
+      if (column.pinned) column.list.scrollTop = column.list.scrollHeight;
+    });
     image.src = link.href;
     image.alt = label("photo");
     link.appendChild(image);

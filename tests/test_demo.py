@@ -147,6 +147,9 @@ async def test_demo_seeds_every_role_and_stops_on_ctrl_c(demo: Demo, tmp_path: P
         # A farmer of the sold lot: a payout scheduled, in 💴 Payouts.
         await http.post(f"{users}/1003", json={"press": "💴 Payouts"})
         await chat_shows(http, f"{users}/1003", "to be paid")
+        # The prices the coordinator set, as a farmer of the other village asks for them.
+        await http.post(f"{users}/1006", json={"press": "📈 Prices"})
+        await chat_shows(http, f"{users}/1006", "Parchment · ungraded: CN¥24.50/kg")
         # The coordinator: the sold lot's payouts to mark paid in /due.
         await http.post(f"{users}/1000", json={"text": "/due"})
         await chat_shows(http, f"{users}/1000", "Mark all due paid")

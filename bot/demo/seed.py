@@ -5,9 +5,9 @@ The steps are bench/programme.py's (the same conversations, tapped and typed in 
 chats); only the cast is smaller: one coordinator, two villages, six farmers (Chinese and
 English) with a harvest report each, two approved merchants, an auction on each village's
 pool with bids from both merchants, one of them closed early and collected, so its farmers'
-payouts are scheduled. Like the benchmark it reads the database only to learn the new lots'
-numbers and the reported weights the scale readings are typed near; everything is written by
-the bot.
+payouts are scheduled; then the coordinator sets three reference prices with /setprice. Like
+the benchmark it reads the database only to learn the new lots' numbers and the reported
+weights the scale readings are typed near; everything is written by the bot.
 """
 
 from __future__ import annotations

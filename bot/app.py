@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 
@@ -14,6 +15,7 @@ from aiogram.fsm.storage.memory import SimpleEventIsolation
 from aiogram.utils.i18n import I18n
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from bot import price_chart
 from bot.config import Settings
 from bot.db import make_engine, make_sessionmaker, update_concurrency
 from bot.i18n import make_i18n
@@ -134,6 +136,7 @@ def build_app(settings: Settings) -> App:
 
 
 async def run_polling(app: App) -> None:
+    await asyncio.to_thread(price_chart.prepare)  # before any update is waiting for it
     await app.bot.delete_webhook(drop_pending_updates=False)
     try:
         await app.dp.start_polling(

@@ -142,6 +142,15 @@ def _yuan(fen: int) -> float:
 _lock = threading.Lock()  # one chart at a time: matplotlib's font objects are not shared-safe
 
 
+def prepare() -> None:
+    """Import matplotlib and load the font now (about 0.8 s, holding the GIL), so the first
+    /prices after a start does not stall every other update that long (bench/prices.py)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: F401
+    from matplotlib.figure import Figure  # noqa: F401
+
+    _font()
+
+
 @functools.cache
 def _font() -> Any:
     from matplotlib.font_manager import FontProperties

@@ -11,6 +11,7 @@ import os
 import re
 import signal
 import socket
+import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -201,3 +202,18 @@ def test_a_port_in_use_is_one_line(tmp_path: Path) -> None:
 def test_outside_a_checkout_the_demo_says_so(tmp_path: Path) -> None:
     with pytest.raises(Fatal, match="checkout"):
         use_checkout(tmp_path)
+
+
+# Installed by '.[test]' only (pyproject.toml), so absent after the README's first command.
+TEST_ONLY = ("pytest", "hypothesis", "playwright", "zxingcpp")
+
+
+def test_the_demo_runs_without_the_test_extras() -> None:
+    """The README's first command installs farmgate without '.[test]': nothing the demo and its
+    seed import may need pytest (or another test-only package)."""
+    blocked = "; ".join(f"sys.modules[{name!r}] = None" for name in TEST_ONLY)
+    code = f"import sys; {blocked}; import bot.demo.run, bot.demo.seed, bot.demo.page"
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr

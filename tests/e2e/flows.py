@@ -15,7 +15,6 @@ from bot.services import harvests, lots, users
 from bot.services.harvests import HarvestDraft
 from bot.services.pools import PoolKey
 from tests.conditions import outbox_drained
-from tests.conftest import COORDINATOR_ID
 from tests.emulator import BotMessage, UserChat
 
 if TYPE_CHECKING:
@@ -185,6 +184,10 @@ async def open_lots(
     target_kg: int | None = None,
 ) -> list[int]:
     """Open auctions as a coordinator would (reserve ¥20.00/kg, increment ¥0.10/kg)."""
+    # Here, not at the top: bench/programme.py and `farmgate demo --seed` use this module
+    # where pytest (which tests.conftest imports) is not installed.
+    from tests.conftest import COORDINATOR_ID
+
     coordinator = await users.get_user(session, COORDINATOR_ID)
     assert coordinator is not None
     opened = await lots.open_lots(

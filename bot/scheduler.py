@@ -336,19 +336,12 @@ class Scheduler:
         """Set the price feed's job to its next attempt in the database (now, if due)."""
         if self.feed is None or self._feed_running:
             return
-        async with self._wake_lock:
-            async with self.sessionmaker() as session:
-                when = price_feed.next_run(
-                    await price_feed.state(session), self.feed.every, utcnow()
-                )
-                await session.commit()
-            self.aps.add_job(
-                self.run_feed,
-                "date",
-                run_date=max(when, not_before or utcnow()),
-                id="price-feed",
-                replace_existing=True,
-            )
+        every = self.feed.every
+
+        async def next_at(session: AsyncSession) -> datetime:
+            return price_feed.next_run(await price_feed.state(session), every, utcnow())
+
+        await self._wake("price-feed", self.run_feed, next_at, not_before)
 
     async def run_feed(self) -> price_feed.Outcome | None:
         """Fetch the feed (no transaction open, not holding up the other jobs), then store

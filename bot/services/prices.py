@@ -177,7 +177,6 @@ class Line:
 
     key: Key
     fen: int | None
-    updated_at: datetime | None
     yesterday_fen: int | None
     auction_fen: int | None
     auction_at: datetime | None
@@ -255,7 +254,6 @@ async def line(session: AsyncSession, key: Key, *, now: datetime, tz: ZoneInfo) 
     return Line(
         key=key,
         fen=ref.fen_per_kg if ref else None,
-        updated_at=ref.observed_at if ref else None,
         yesterday_fen=await reference_before(session, key, midnight),
         auction_fen=auction.fen_per_kg if auction else None,
         auction_at=auction.observed_at if auction else None,

@@ -83,7 +83,8 @@ async def test_paid_disputed_and_corrected(
 ) -> None:
     grower = await farmer_in_chat(emulator, session, villages[0], 21, "zh")
     payout = await make_payout(session, grower, due_on=utcnow().date() - timedelta(days=1))
-    await session.commit()
+    payout.reminded = True  # reminders are tested on their own; one landing mid-dialogue here
+    await session.commit()  # (the bot's next resync finds the missed one) would be read instead
     farmer = emulator.user(21, language_code="zh")
     coordinator = await coordinator_chat(emulator, "en")
 
@@ -150,9 +151,13 @@ async def test_all_due_paid_with_one_reference(
     one = await farmer_in_chat(emulator, session, villages[0], 31, "en")
     two = await farmer_in_chat(emulator, session, villages[1], 32, "zh")
     yesterday = utcnow().date() - timedelta(days=1)
-    await make_payout(session, one, due_on=yesterday)
-    await make_payout(session, two, grams=100_000, due_on=yesterday)
+    due_ones = [
+        await make_payout(session, one, due_on=yesterday),
+        await make_payout(session, two, grams=100_000, due_on=yesterday),
+    ]
     await make_payout(session, two, due_on=yesterday + timedelta(days=30))  # not due yet
+    for payout in due_ones:  # no reminder mid-dialogue (see test_paid_disputed_and_corrected)
+        payout.reminded = True
     await session.commit()
     coordinator = await coordinator_chat(emulator, "en")
 

@@ -44,7 +44,7 @@ def make_engine(url: str, pool_size: int | None = None, **kwargs: Any) -> AsyncE
     if is_sqlite(url):
         kwargs.setdefault("connect_args", {"timeout": 30})
         if make_url(url).get_driver_name() == "aiosqlite":
-            kwargs.setdefault("module", sqlite_driver.dbapi())  # one thread hop a statement
+            kwargs.setdefault("module", sqlite_driver.dbapi())  # statements on the loop thread
     engine = create_async_engine(url, **kwargs)
     if is_sqlite(url):
 
@@ -57,14 +57,17 @@ def make_engine(url: str, pool_size: int | None = None, **kwargs: Any) -> AsyncE
             # survives the process being killed (only a power loss or OS crash can undo the
             # newest ones), and the notice dispatcher commits once per message it sends.
             cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute("PRAGMA busy_timeout=30000")
+            # Statements run on the event loop's thread (bot/sqlite_driver.py) must not wait
+            # inside SQLite: the driver waits for the write lock itself, awaiting.
+            inline = isinstance(dbapi_connection, sqlite_driver.InlineConnection)
+            cursor.execute(f"PRAGMA busy_timeout={0 if inline else 30000}")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
 
         @event.listens_for(engine.sync_engine, "begin")
         def _on_begin(conn: Any) -> None:
             dbapi_connection = conn.connection.dbapi_connection
-            if isinstance(dbapi_connection, sqlite_driver.OneHopConnection):
+            if isinstance(dbapi_connection, sqlite_driver.InlineConnection):
                 dbapi_connection.defer_begin()  # sent with the first statement, same hop
             else:
                 conn.exec_driver_sql("BEGIN IMMEDIATE")

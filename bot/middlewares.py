@@ -3,8 +3,6 @@ per user."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import functools
 import logging
 from collections.abc import Awaitable, Callable
@@ -24,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import outerjoin
 
 from bot.config import Settings
-from bot.db import current_session, is_sqlite, rows_affected
+from bot.db import current_session, rows_affected
 from bot.i18n import pick_locale
 from bot.models import DialogueState, ProcessedUpdate, User, utcnow
 from bot.outbox import enqueued
@@ -109,16 +107,6 @@ class DbSessionMiddleware(BaseMiddleware):
         self.settings = settings
         self.i18n = i18n
         self.sender = sender or ReplySender(sessionmaker)
-        engine = sessionmaker.kw.get("bind")
-        sqlite = engine is not None and is_sqlite(str(engine.url))
-        # SQLite has one writer at a time, and an update's transaction writes (its update id).
-        # Updates waiting for the lock inside SQLite sleep in growing steps (1, 2, 5, 10 ...
-        # 100 ms) and miss the moment it frees; queued here they take it in turn, at once.
-        # Other writers (notices, another process) still meet it in SQLite, as before.
-        self._writer: asyncio.Lock | contextlib.nullcontext[None] = (
-            asyncio.Lock() if sqlite else contextlib.nullcontext()
-        )
-
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         assert isinstance(event, Update)
         tg_user: TgUser | None = data.get("event_from_user")
@@ -130,7 +118,7 @@ class DbSessionMiddleware(BaseMiddleware):
             data["callback_answer"] = replies.callback_answer
         result: Any = UNHANDLED
         committed = wake = False
-        async with self._writer, self.sessionmaker() as session:
+        async with self.sessionmaker() as session:
             token = current_session.set(session)
             try:
                 person = tg_user if tg_user is not None and not tg_user.is_bot else None

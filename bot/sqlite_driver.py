@@ -1,27 +1,32 @@
-"""SQLAlchemy's aiosqlite driver with one thread hop per statement instead of three or four.
+"""SQLAlchemy's aiosqlite driver, with statements run on the event loop's thread.
 
 aiosqlite runs each call on its connection's thread and hands the result back to the event
-loop: SQLAlchemy's adapter makes a cursor (one hop), executes (one), fetches the rows (one)
-and closes the cursor (one). An update's five small statements made about eighteen hops, and
-each hop is a wake-up of the other thread and a fight for the interpreter lock: with
-sixteen threads (two per pooled connection) they took more of the loop's time than the
-statements. This cursor does make, execute, fetch and close in one function on the
-connection's thread (aiosqlite's own queue, `Connection._execute`), so a statement is one
-hop. Everything else (errors, the pool) is SQLAlchemy's aiosqlite dialect as it is;
-`make_engine` passes this module in `module=`.
+loop. For farmgate's statements (a row by its key, a short insert) that hand-over costs far
+more than SQLite does: about 0.15 ms of CPU a statement on the 2-core machine (a wake-up of
+the other thread, the interpreter lock, a future), against a few microseconds for the
+statement. So this driver runs each statement, commit and rollback at once, on the calling
+thread; aiosqlite still opens and closes the connections.
 
-Transactions take two hops fewer. `bot.db` begins each one with BEGIN IMMEDIATE (the write
-lock, before the first read); here that is `defer_begin`, and the BEGIN runs in the same hop
-as the transaction's first statement, before it, so the lock is still taken before anything
-is read. A rollback or commit with no transaction open on the connection (the pool's
-reset-on-return after a commit, a transaction that ran no statement) is answered without a
-hop: there is nothing to end.
+A statement run this way blocks the event loop while SQLite works, so nothing may wait
+inside SQLite. Transactions begin with BEGIN IMMEDIATE (`bot.db`: the write lock before the
+first read); it is sent with the transaction's first statement (`defer_begin`). Before it,
+the connection takes its database's `WriterLock` (an asyncio lock, one per database file and
+event loop): connections of this process queue there, awaiting, in turn, and meet in SQLite
+only when another process or thread (the notice writer, `farmgate export`) holds the lock.
+Then SQLite answers "busy" at once (busy_timeout 0) and the BEGIN is tried again after an
+asyncio sleep, for up to `BUSY_SECONDS`, as SQLite's own busy handler would have waited.
+With the write lock held no other statement of the transaction can be refused for it.
+A rollback or commit with no transaction open (the pool's reset-on-return after a commit, a
+transaction that ran no statement) does nothing.
 """
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import sqlite3
+import time
+import weakref
 from collections.abc import Sequence
 from typing import Any, cast
 
@@ -34,32 +39,50 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
 from sqlalchemy.util import EMPTY_DICT
 from sqlalchemy.util.concurrency import await_
 
-Outcome = tuple[Any, int, int | None, list[Any] | None]
-
-
 BEGIN = "BEGIN IMMEDIATE"
+# How long a transaction waits for the write lock before "database is locked", as the
+# busy_timeout the connections had before (bot.db).
+BUSY_SECONDS = 30.0
+_RETRY_FIRST_S, _RETRY_MOST_S = 0.001, 0.02
 
 
-def _run(
-    conn: sqlite3.Connection, operation: str, parameters: Any, many: bool, begin: bool
-) -> Outcome:
-    cursor = conn.cursor()
-    try:
-        if begin:
-            cursor.execute(BEGIN)
-        if many:
-            cursor.executemany(operation, parameters)
-        else:
-            cursor.execute(operation, parameters if parameters is not None else ())
-        description = cursor.description
-        rows = cursor.fetchall() if description else None
-        return description, cursor.rowcount, cursor.lastrowid, rows
-    finally:
-        cursor.close()
+class WriterLock:
+    """This process's turn at one database's write lock: FIFO, awaited, bounded."""
+
+    def __init__(self) -> None:
+        self._lock = asyncio.Lock()
+
+    async def acquire(self, within_s: float) -> None:
+        try:
+            async with asyncio.timeout(within_s):  # no task made, unlike wait_for
+                await self._lock.acquire()
+        except TimeoutError:
+            raise sqlite3.OperationalError("database is locked") from None
+
+    def release(self) -> None:
+        self._lock.release()
 
 
-class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
-    """A statement and its rows in one call on the connection's thread."""
+_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, WriterLock]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def writer_lock(database: str) -> WriterLock:
+    """The lock of `database` (a file path) for connections of the running event loop."""
+    per_loop = _locks.setdefault(asyncio.get_running_loop(), {})
+    lock = per_loop.get(database)
+    if lock is None:
+        lock = per_loop[database] = WriterLock()
+    return lock
+
+
+def _busy(error: sqlite3.OperationalError) -> bool:
+    return error.sqlite_errorcode in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+
+
+class InlineCursor(AsyncAdapt_aiosqlite_cursor):
+    """A statement and its rows in one call on the event loop's thread."""
 
     __slots__ = ("_description", "_lastrowid", "_rowcount")
 
@@ -91,69 +114,124 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
         self._rows.clear()
 
     def execute(self, operation: Any, parameters: Any = None) -> Any:
-        try:
-            return await_(self._hop(operation, parameters, many=False))
-        except Exception as error:
-            self._adapt_connection._handle_exception(error)
+        self._run(operation, parameters, many=False)
 
     def executemany(self, operation: Any, seq_of_parameters: Sequence[Any]) -> Any:
+        self._run(operation, seq_of_parameters, many=True)
+
+    def _run(self, operation: str, parameters: Any, *, many: bool) -> None:
+        adapted = cast(InlineConnection, self._adapt_connection)
         try:
-            return await_(self._hop(operation, seq_of_parameters, many=True))
+            conn = adapted.sqlite
+            if adapted.begin_deferred:
+                adapted.begin_deferred = False
+                await_(adapted.begin())
+            cursor = conn.cursor()
+            try:
+                if many:
+                    cursor.executemany(operation, parameters)
+                else:
+                    cursor.execute(operation, parameters if parameters is not None else ())
+                self._description = description = cursor.description
+                self._rows = collections.deque(cursor.fetchall() if description else ())
+                self._rowcount = cursor.rowcount
+                self._lastrowid = cursor.lastrowid
+            finally:
+                cursor.close()
         except Exception as error:
-            self._adapt_connection._handle_exception(error)
-
-    async def _hop(self, operation: str, parameters: Any, *, many: bool) -> None:
-        connection: aiosqlite.Connection = self._connection  # type: ignore[assignment]
-        adapted = cast(OneHopConnection, self._adapt_connection)
-        async with adapted._execute_mutex:
-            begin, adapted.begin_deferred = adapted.begin_deferred, False
-            outcome: Outcome = await connection._execute(
-                _run, connection._conn, operation, parameters, many, begin
-            )
-        self._description, self._rowcount, self._lastrowid, rows = outcome
-        self._rows = collections.deque(rows or ())
+            adapted._handle_exception(error)
 
 
-class OneHopConnection(AsyncAdapt_aiosqlite_connection):
-    __slots__ = ("begin_deferred",)
-    _cursor_cls = OneHopCursor
+class InlineConnection(AsyncAdapt_aiosqlite_connection):
+    __slots__ = ("_held", "_lock_key", "begin_deferred")
+    _cursor_cls = InlineCursor
 
-    def __init__(self, dbapi: Any, connection: Any) -> None:
+    def __init__(self, dbapi: Any, connection: Any, database: str) -> None:
         super().__init__(dbapi, connection)
         self.begin_deferred = False  # BEGIN IMMEDIATE goes with the next statement
+        self._held: WriterLock | None = None  # its database's, while this connection has it
+        # One per file; an in-memory database is this connection's own.
+        self._lock_key = database if database not in ("", ":memory:") else f"memory:{id(self)}"
+
+    @property
+    def sqlite(self) -> sqlite3.Connection:
+        conn = self._connection._connection
+        if conn is None:
+            raise sqlite3.ProgrammingError("Cannot operate on a closed database.")
+        return conn
 
     def defer_begin(self) -> None:
         self.begin_deferred = True
 
-    def _open(self) -> bool:
-        """Whether SQLite has a transaction open on this connection (the deferred BEGIN
-        dropped: nothing ran in it). Read from the event loop's thread while no call of this
-        connection runs on its own (calls on one connection are sequential)."""
-        self.begin_deferred = False
+    async def begin(self) -> None:
+        """This process's turn, then SQLite's write lock: BEGIN IMMEDIATE, tried again while
+        another process or thread holds it."""
+        deadline = time.monotonic() + BUSY_SECONDS
+        lock = writer_lock(self._lock_key)
+        await lock.acquire(BUSY_SECONDS)
+        self._held = lock
+        pause = _RETRY_FIRST_S
+        try:
+            while True:
+                try:
+                    self.sqlite.execute(BEGIN)
+                    return
+                except sqlite3.OperationalError as error:
+                    if not _busy(error) or time.monotonic() + pause > deadline:
+                        raise
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, _RETRY_MOST_S)
+        except BaseException:
+            self._release()
+            raise
+
+    def _release(self) -> None:
+        lock, self._held = self._held, None
+        if lock is not None:
+            lock.release()
+
+    def _end(self, sql: str) -> None:
+        self.begin_deferred = False  # nothing ran in it: there is nothing to end
         conn = self._connection._connection  # None once closed
-        return conn is None or conn.in_transaction
+        try:
+            if conn is not None and conn.in_transaction:
+                conn.execute(sql)
+        except Exception as error:
+            self._handle_exception(error)
+        finally:
+            if conn is None or not conn.in_transaction:
+                self._release()
 
     def rollback(self) -> None:
-        if self._open():
-            super().rollback()
+        self._end("ROLLBACK")
 
     def commit(self) -> None:
-        if self._open():
-            super().commit()
+        self._end("COMMIT")
+
+    def close(self) -> None:
+        self._release()
+        super().close()
+
+    def terminate(self) -> None:  # invalidated, or collected unreturned
+        self._release()
+        super().terminate()
 
 
-class OneHopDbapi(AsyncAdapt_aiosqlite_dbapi):
+class InlineDbapi(AsyncAdapt_aiosqlite_dbapi):
     def connect(self, *arg: Any, **kw: Any) -> AsyncAdapt_aiosqlite_connection:
+        # Opened on aiosqlite's thread, used on the event loop's.
+        kw["check_same_thread"] = False
         connection = super().connect(*arg, **kw)
-        return OneHopConnection(self, connection._connection)
+        database = str(arg[0] if arg else kw.get("database", ""))
+        return InlineConnection(self, connection._connection, database)
 
 
 def begins_transaction(cursor: Any) -> bool:
     """Whether the statement about to run on `cursor` (a before_cursor_execute event's) also
     runs the deferred BEGIN IMMEDIATE: asks for the write lock."""
     connection = getattr(cursor, "_adapt_connection", None)
-    return isinstance(connection, OneHopConnection) and connection.begin_deferred
+    return isinstance(connection, InlineConnection) and connection.begin_deferred
 
 
-def dbapi() -> OneHopDbapi:
-    return OneHopDbapi(aiosqlite, sqlite3)
+def dbapi() -> InlineDbapi:
+    return InlineDbapi(aiosqlite, sqlite3)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
@@ -64,8 +65,12 @@ def format_count(number: int, locale: str) -> str:
     return format_decimal(number, locale=locale)
 
 
+@functools.lru_cache(maxsize=4096)
 def format_money(fen: int, locale: str) -> str:
-    """An amount in yuan with the locale's currency sign: "¥1,234.50", "CN¥1,234.50"."""
+    """An amount in yuan with the locale's currency sign: "¥1,234.50", "CN¥1,234.50".
+
+    Cached: Babel reads the locale's pattern and symbols on every call (0.15 ms, a tenth of
+    a bid's handling), and prices repeat."""
     return format_currency(Decimal(fen) / 100, "CNY", locale=locale)
 
 

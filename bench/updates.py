@@ -68,6 +68,7 @@ from bot.app import App, build_app
 from bot.config import REPO_ROOT, Settings
 from bot.db import make_engine, make_sessionmaker
 from bot.models import Role, User, Village, utcnow
+from handlers.menus import menus_refreshed
 
 TOKEN = "123456:BENCH-token-abcdefghijklmnopqrstu"
 DEFAULT_PG = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
@@ -227,6 +228,7 @@ async def farmgate(api_url: str, database_url: str, **settings: Any) -> AsyncIte
         )
     )
     await asyncio.wait_for(started.wait(), timeout=30)
+    await asyncio.wait_for(menus_refreshed(), timeout=300)  # not part of any update
     try:
         yield app
     finally:

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Select, and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
+from sqlalchemy.orm.util import identity_key
 
 from bot import outbox
 from bot.auction import MAX_FEN_PER_KG, lot_value_fen
@@ -646,7 +647,14 @@ async def open_lots_page(
 
 
 async def lot_view(session: AsyncSession, lot_id: int) -> LotView:
+    """The lot as users see it. A lot this transaction read already (a bid holds it under
+    its lock) is taken as it is now, changes included; only its village's name is read."""
     _known_id(lot_id)
+    held = session.sync_session.identity_map.get(identity_key(Lot, lot_id))
+    if isinstance(held, Lot):
+        village = await session.get(Village, held.village_id)
+        assert village is not None  # a foreign key
+        return view_of(held, village.name)
     row = (
         await session.execute(
             select(Lot, Village.name)

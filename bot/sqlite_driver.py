@@ -81,6 +81,10 @@ def _busy(error: sqlite3.OperationalError) -> bool:
     return error.sqlite_errorcode in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 
+async def _nothing() -> None:
+    return None
+
+
 class InlineCursor(AsyncAdapt_aiosqlite_cursor):
     """A statement and its rows in one call on the event loop's thread."""
 
@@ -126,6 +130,10 @@ class InlineCursor(AsyncAdapt_aiosqlite_cursor):
             if adapted.begin_deferred:
                 adapted.begin_deferred = False
                 await_(adapted.begin())
+            else:
+                # SQLAlchemy's AsyncConnection refuses a call that awaited nothing (it takes
+                # it for a synchronous driver): one await that does not wait.
+                await_(_nothing())
             cursor = conn.cursor()
             try:
                 if many:

@@ -140,3 +140,12 @@ async def test_the_lock_is_given_back_however_a_transaction_ends(engine: AsyncEn
     async with sessions() as session, session.begin():
         await asyncio.wait_for(session.execute(text("INSERT INTO t VALUES (6)")), 1)
         assert await session.scalar(text("SELECT group_concat(n) FROM t")) == "6"
+
+
+async def test_a_connection_runs_statements_after_the_first(engine: AsyncEngine) -> None:
+    """SQLAlchemy's AsyncConnection takes a call that awaited nothing for a synchronous
+    driver's and refuses it: only a transaction's first statement waits (for the lock)."""
+    async with engine.connect() as conn, conn.begin():
+        await conn.execute(text("INSERT INTO t VALUES (1)"))
+        await conn.execute(text("INSERT INTO t VALUES (2)"))
+        assert await conn.scalar(text("SELECT count(*) FROM t")) == 2

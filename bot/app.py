@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot import price_chart
 from bot.config import Settings
-from bot.db import make_engine, make_sessionmaker, update_concurrency
+from bot.db import database_slots, make_engine, make_sessionmaker
 from bot.i18n import make_i18n
 from bot.middlewares import DbSessionMiddleware, UserI18nMiddleware
 from bot.notice_dispatcher import DispatcherOptions, NoticeDispatcher
@@ -92,9 +92,7 @@ def build_app(settings: Settings) -> App:
     i18n = make_i18n(settings.locales_dir, settings.default_locale)
     storage, isolation = _storage(settings, sessionmaker)
     # Drains in-flight updates before aiogram closes the storage (bot.polling).
-    dp = UpdateDispatcher(
-        storage=storage, events_isolation=isolation, update_limit=update_concurrency(engine)
-    )
+    dp = UpdateDispatcher(storage=storage, events_isolation=isolation)
     bot = make_bot(settings)
     notices = NoticeDispatcher(
         bot,
@@ -121,7 +119,13 @@ def build_app(settings: Settings) -> App:
         feed=FeedConfig.from_settings(settings),
     )
     dp.update.outer_middleware(
-        DbSessionMiddleware(sessionmaker, settings, i18n, after_commit=notices.wake)
+        DbSessionMiddleware(
+            sessionmaker,
+            settings,
+            i18n,
+            after_commit=notices.wake,
+            slots=database_slots(engine),
+        )
     )
     UserI18nMiddleware(i18n).setup(dp)
     handlers.setup(dp)

@@ -37,7 +37,7 @@ def make_engine(url: str, pool_size: int | None = None, **kwargs: Any) -> AsyncE
     on busy_timeout; WAL lets readers outside transactions go on meanwhile.
     """
     if pool_size is not None and not _in_memory(url):
-        # A fixed pool (no overflow): its size is what `update_concurrency` bounds updates by.
+        # A fixed pool (no overflow): its size is what `database_slots` bounds updates by.
         kwargs.update(pool_size=pool_size, max_overflow=0)
     # Errors name their SQL but never its values (phone numbers, names) in logs.
     kwargs.setdefault("hide_parameters", True)
@@ -79,13 +79,12 @@ def _in_memory(url: str) -> bool:
     return is_sqlite(url) and make_url(url).database in (None, "", ":memory:")
 
 
-def update_concurrency(engine: AsyncEngine) -> int:
-    """How many updates the bot handles at once: one database connection each, so as many as
-    the pool holds beside the background work; no update then waits for a connection.
-
-    SQLite takes the same bound: an update holds the write lock only for its own database work
-    (BEGIN IMMEDIATE, waiting on busy_timeout), so a few writers queueing is cheap, while
-    most of an update's time is spent on Telegram.
+def database_slots(engine: AsyncEngine) -> int:
+    """How many updates use the database at once: one connection each, as many as the pool
+    holds beside the background work, so none waits for a connection. The replies that
+    follow go out with the connection given back (bot/middlewares.py): at Telegram's
+    distance an update spends most of its time on them, and more updates than this are
+    handled at once (bot/polling.py).
     """
     pool = engine.pool
     size = pool.size() if isinstance(pool, QueuePool) else 1

@@ -3,6 +3,8 @@ per user."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
 import logging
 from collections.abc import Awaitable, Callable
@@ -101,12 +103,19 @@ class DbSessionMiddleware(BaseMiddleware):
         i18n: I18n,
         after_commit: Callable[[], None] = lambda: None,
         sender: ReplySender | None = None,
+        slots: int | None = None,
     ) -> None:
         self.after_commit = after_commit
         self.sessionmaker = sessionmaker
         self.settings = settings
         self.i18n = i18n
         self.sender = sender or ReplySender(sessionmaker)
+        # Updates using the database at once (bot.db.database_slots); the replies after it
+        # go out with the slot and the connection given back.
+        self._slots: asyncio.Semaphore | contextlib.nullcontext[None] = (
+            asyncio.Semaphore(slots) if slots else contextlib.nullcontext()
+        )
+
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         assert isinstance(event, Update)
         tg_user: TgUser | None = data.get("event_from_user")
@@ -118,7 +127,7 @@ class DbSessionMiddleware(BaseMiddleware):
             data["callback_answer"] = replies.callback_answer
         result: Any = UNHANDLED
         committed = wake = False
-        async with self.sessionmaker() as session:
+        async with self._slots, self.sessionmaker() as session:
             token = current_session.set(session)
             try:
                 person = tg_user if tg_user is not None and not tg_user.is_bot else None

@@ -4,7 +4,9 @@ aiogram hands each polled update to a task of its own and keeps no public handle
 tasks. This Dispatcher counts the updates it is feeding (`feed_update`, the public entry every
 update passes through, FSM lock included), so shutdown can wait for them before aiogram's
 first shutdown handler closes the dialogue-state storage and its locks. It also polls with a
-`tasks_concurrency_limit` that fits the database pool, so no update waits for a connection.
+`tasks_concurrency_limit`, `UPDATES_AT_ONCE`: far more than the database connections, which
+DbSessionMiddleware shares out (an update holds one only for its database work, not while its
+replies travel to Telegram and back).
 """
 
 from __future__ import annotations
@@ -21,6 +23,10 @@ from aiogram.types import TelegramObject, Update
 log = logging.getLogger(__name__)
 
 DRAIN_SECONDS = 10.0
+# Updates handled at once: a getUpdates batch. At Telegram's 50-150 ms an update spends most of
+# its time waiting for its replies; a bound near the pool's size (8) held the bot to about 60
+# updates a second there, whatever the machine (`python bench/bids.py --rtt-ms 100`).
+UPDATES_AT_ONCE = 100
 
 
 class InFlight:
@@ -79,7 +85,7 @@ class UpdateDispatcher(Dispatcher):
     """aiogram's Dispatcher with a concurrency limit, a drain before shutdown, and the
     dialogue state read in the update's transaction (LockOnlyFSM)."""
 
-    def __init__(self, *, update_limit: int | None = None, **kwargs: Any) -> None:
+    def __init__(self, *, update_limit: int | None = UPDATES_AT_ONCE, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.update_limit = update_limit
         self.in_flight = InFlight()

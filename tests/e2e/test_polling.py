@@ -1,16 +1,21 @@
-"""Polling under load and at shutdown: at most as many updates at once as the database pool
-serves, all of them handled, and none still running when the dialogue storage closes."""
+"""Polling under load and at shutdown: updates overlap while their replies travel, at most as
+many use the database at once as the pool serves, all of them are handled, and none is still
+running when the dialogue storage closes."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 from aiogram import Bot, Dispatcher
 from aiogram.types import Update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.db import BACKGROUND_CONNECTIONS
+from bot.middlewares import DbSessionMiddleware
 from bot.models import Village
 from tests.conftest import BotRunner
 from tests.emulator import BotApiEmulator
@@ -38,23 +43,51 @@ class Concurrency:
         dp.feed_update = counted  # type: ignore[method-assign]
 
 
-async def test_more_updates_than_the_limit_are_all_handled_never_more_at_once(
+class SessionsInUse:
+    """Counts the update sessions open now, and the most at once, by wrapping the session
+    factory of the update middleware (DbSessionMiddleware) on the instance."""
+
+    def __init__(self, dp: Dispatcher) -> None:
+        (middleware,) = [
+            m for m in dp.update.outer_middleware if isinstance(m, DbSessionMiddleware)
+        ]
+        self.now = self.peak = 0
+        make = middleware.sessionmaker
+
+        @contextlib.asynccontextmanager
+        async def counted() -> AsyncIterator[AsyncSession]:
+            self.now += 1
+            self.peak = max(self.peak, self.now)
+            try:
+                async with make() as session:
+                    yield session
+            finally:
+                self.now -= 1
+
+        middleware.sessionmaker = counted  # type: ignore[assignment]
+
+
+async def test_updates_overlap_while_replies_travel_the_database_serves_a_few_at_once(
     emulator: BotApiEmulator, settings: Settings, villages: list[Village]
 ) -> None:
     pool = 5
-    limit = pool - BACKGROUND_CONNECTIONS
+    slots = pool - BACKGROUND_CONNECTIONS
     runner = BotRunner(settings.model_copy(update={"database_pool_size": pool}))
     await runner.start()
     try:
         assert runner.app is not None
-        counter = Concurrency(runner.app.dp)
+        updates = Concurrency(runner.app.dp)
+        sessions = SessionsInUse(runner.app.dp)
         emulator.latency = 0.2  # each reply takes a while, so updates overlap
-        chats = [emulator.user(500 + i, language_code="en") for i in range(4 * limit)]
+        chats = [emulator.user(500 + i, language_code="en") for i in range(4 * slots)]
         await asyncio.gather(*(chat.send("/start") for chat in chats))
         replies = await asyncio.gather(*(chat.receive(timeout=30) for chat in chats))
         assert all("Choose your language" in reply.text for reply in replies)
-        assert 2 <= counter.peak <= limit
-        assert runner.app.dp.in_flight.peak <= limit
+        assert 1 <= sessions.peak <= slots
+        # With the connection given back, the replies of more updates than that travel at once
+        # (with the slots held through the replies, 12 updates took 4 rounds of 0.2 s).
+        assert updates.peak > slots
+        assert runner.app.dp.in_flight.peak > slots
     finally:
         await runner.stop()
 

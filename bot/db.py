@@ -33,8 +33,8 @@ def make_engine(url: str, pool_size: int | None = None, **kwargs: Any) -> AsyncE
     """Create the async engine; on SQLite every transaction takes the write lock up front.
 
     SQLite cannot upgrade a read transaction to a write one while another writer is active
-    (it fails at once instead of waiting), so transactions start with BEGIN IMMEDIATE and wait
-    on busy_timeout; WAL lets readers outside transactions go on meanwhile.
+    (it fails at once instead of waiting), so transactions start with BEGIN IMMEDIATE, the wait
+    for it awaited in bot/sqlite_driver.py; WAL lets readers outside transactions go on.
     """
     if pool_size is not None and not _in_memory(url):
         # A fixed pool (no overflow): its size is what `database_slots` bounds updates by.

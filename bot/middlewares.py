@@ -64,8 +64,8 @@ _ONE_ROW = select(literal(1).label("one")).subquery("one")
 def _reads(record: bool, user: bool, state: bool) -> Select[Any]:
     """What every update reads, in one statement: the user's row and the dialogue state's,
     each outer-joined to one row (None when there is none yet); with `record` (PostgreSQL)
-    the update id's insert too. A statement fewer is a round trip (on SQLite a thread hop)
-    and a pass through SQLAlchemy fewer. SQLite has no data-modifying CTE, so there the
+    the update id's insert too. A statement fewer is a round trip (on PostgreSQL) and a
+    pass through SQLAlchemy fewer. SQLite has no data-modifying CTE, so there the
     insert stays a statement of its own. Built once per combination."""
     # A plain column first: a row whose only entity is None would be dropped by the ORM.
     base = _FRESH if record else _ONE_ROW
@@ -92,8 +92,10 @@ class DbSessionMiddleware(BaseMiddleware):
     their replies (`data["replies"]`, through Turn) and set the callback query's answer on the
     injected `callback_answer`; both go out after the commit, with the session closed, so no
     lock is held across a network call and a reply Telegram refuses never undoes the update
-    (bot/replies.py). Any exception is rolled back, its queued replies dropped, and the user
-    gets an apology in their language instead: no update ends unhandled.
+    (bot/replies.py), and with the update's database slot given back (`slots`: at most that
+    many updates use the database at once; more wait for their replies). Any exception is
+    rolled back, its queued replies dropped, and the user gets an apology in their language
+    instead: no update ends unhandled.
     """
 
     def __init__(

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.auction import Refusal, lot_value_fen
@@ -322,3 +322,35 @@ def test_reserve_and_increment_are_checked_as_typed() -> None:
     for step in (0, -10, 2001):
         with pytest.raises(DomainError, match="bad_increment"):
             lots.check_increment(step, 2000)
+
+
+async def test_a_bids_reply_reads_the_lot_it_holds_and_a_later_transaction_reads_afresh(
+    session: AsyncSession, market: Market
+) -> None:
+    """The lot's view after a bid is the locked lot with the bid applied, read by no further
+    statement (it once read the lot a second time); after the commit it is read again."""
+    lot = await open_one(session, market)
+    a, b, _ = market["merchants"]
+    await session.commit()
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    engine = session.get_bind()
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        placed = await bids.place_bid(session, a, lot.id, price_fen=2000, now=T0)
+        assert isinstance(placed, Placed)
+        before = len(statements)
+        view = await lots.lot_view(session, lot.id)
+        assert statements[before:] == []
+        assert (view.leading_fen, view.bids, view.village) == (2000, 1, "Conggang")
+        await session.commit()
+        await bids.place_bid(session, b, lot.id, price_fen=2100, now=T0)  # another transaction
+        await session.commit()
+        before = len(statements)
+        view = await lots.lot_view(session, lot.id)
+        assert len(statements) > before and (view.leading_fen, view.bids) == (2100, 2)
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)

@@ -17,7 +17,6 @@ from datetime import datetime, timedelta
 from sqlalchemy import Select, and_, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
-from sqlalchemy.orm.util import identity_key
 
 from bot import outbox
 from bot.auction import MAX_FEN_PER_KG, lot_value_fen
@@ -269,12 +268,34 @@ _LOCKED_LOT = (
 
 async def locked_lot(session: AsyncSession, lot_id: int) -> Lot:
     """The lot, read again under its row lock (FOR UPDATE; SQLite holds the write lock), so
-    what was decided by a transaction that just committed is seen."""
+    what was decided by a transaction that just committed is seen. Kept with its village for
+    the rest of the transaction (`lot_view`)."""
     _known_id(lot_id)
-    lot = await session.scalar(_LOCKED_LOT, {"lot_id": lot_id})  # the row's first entity
-    if lot is None:
+    row = (await session.execute(_LOCKED_LOT, {"lot_id": lot_id})).first()
+    if row is None:
         raise DomainError("no_such_lot")
+    lot: Lot = row[0]
+    transaction = session.sync_session.get_transaction()
+    held = session.info.get(_HELD)
+    if held is None or held[0] is not transaction:
+        lots: dict[int, tuple[Lot, Village]] = {}
+        held = session.info[_HELD] = (transaction, lots)
+    held[1][lot.id] = (lot, row[1])
     return lot
+
+
+# The lots this session's transaction holds under lock, with their villages. The session keeps
+# only weak references to objects it has no change of: without these, a lot written by plain
+# statements (a bid's standing) was gone by the time the reply asked for its view.
+_HELD = "farmgate.locked_lots"
+
+
+def _held(session: AsyncSession, lot_id: int) -> tuple[Lot, Village] | None:
+    held = session.info.get(_HELD)
+    if held is None or held[0] is not session.sync_session.get_transaction():
+        return None
+    found: tuple[Lot, Village] | None = held[1].get(lot_id)
+    return found
 
 
 # --- Endings ----------------------------------------------------------------------------------
@@ -653,15 +674,12 @@ async def open_lots_page(
 
 
 async def lot_view(session: AsyncSession, lot_id: int) -> LotView:
-    """The lot as users see it. A lot this transaction read already (a bid holds it under
-    its lock) is taken as it is now, changes included, with its village (read with the
-    lot by `locked_lot`)."""
+    """The lot as users see it. A lot this transaction holds under lock (a bid's) is taken as
+    it is now, changes included, with the village read with it; nothing is read again."""
     _known_id(lot_id)
-    held = session.sync_session.identity_map.get(identity_key(Lot, lot_id))
-    if isinstance(held, Lot):
-        village = await session.get(Village, held.village_id)
-        assert village is not None  # a foreign key
-        return view_of(held, village.name)
+    held = _held(session, lot_id)
+    if held is not None:
+        return view_of(held[0], held[1].name)
     row = (
         await session.execute(
             select(Lot, Village.name)

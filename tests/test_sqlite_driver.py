@@ -34,11 +34,21 @@ async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
     await engine.dispose()
 
 
-async def _ticks_while(waiting: asyncio.Task[object], ticks: list[int]) -> None:
-    """Count event-loop turns until `waiting` is done: a blocked loop counts none."""
-    while not waiting.done():
-        ticks.append(1)
-        await asyncio.sleep(0.001)
+async def _still_waiting_as_the_loop_runs(waiting: asyncio.Task[int]) -> asyncio.Task[None]:
+    """After 50 ms `waiting` is not done and the event loop went on turning meanwhile (a loop
+    blocked inside SQLite turns not at all); returns the task counting the turns."""
+    ticks: list[int] = []
+
+    async def count() -> None:
+        while not waiting.done():
+            ticks.append(1)
+            await asyncio.sleep(0.001)
+
+    counting = asyncio.create_task(count())
+    await asyncio.sleep(0.05)
+    assert not waiting.done()
+    assert len(ticks) > 5
+    return counting
 
 
 async def test_a_second_session_waits_its_turn_without_blocking_the_loop(
@@ -54,11 +64,7 @@ async def test_a_second_session_waits_its_turn_without_blocking_the_loop(
                 return int(await session.scalar(text("SELECT count(*) FROM t")) or 0)
 
         waiting = asyncio.create_task(second())
-        ticks: list[int] = []
-        counting = asyncio.create_task(_ticks_while(waiting, ticks))
-        await asyncio.sleep(0.05)
-        assert not waiting.done()  # queued behind the first transaction
-        assert len(ticks) > 5  # and the loop went on meanwhile
+        counting = await _still_waiting_as_the_loop_runs(waiting)  # behind the first one
         await first.commit()
         assert await asyncio.wait_for(waiting, 5) == 2  # saw the first one's row
         await counting
@@ -90,11 +96,7 @@ async def test_another_connection_holding_the_lock_is_waited_for_awaiting(
                 return int(await session.scalar(text("SELECT count(*) FROM t")) or 0)
 
         waiting = asyncio.create_task(write())
-        ticks: list[int] = []
-        counting = asyncio.create_task(_ticks_while(waiting, ticks))
-        await asyncio.sleep(0.05)
-        assert not waiting.done()
-        assert len(ticks) > 5
+        counting = await _still_waiting_as_the_loop_runs(waiting)
         release.set()
         assert await asyncio.wait_for(waiting, 5) == 2
         await counting

@@ -68,7 +68,7 @@ def make_engine(url: str, pool_size: int | None = None, **kwargs: Any) -> AsyncE
         def _on_begin(conn: Any) -> None:
             dbapi_connection = conn.connection.dbapi_connection
             if isinstance(dbapi_connection, sqlite_driver.InlineConnection):
-                dbapi_connection.defer_begin()  # sent with the first statement, same hop
+                dbapi_connection.defer_begin()  # sent just before the first statement
             else:
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
 

@@ -35,17 +35,21 @@ async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
 
 
 async def _still_waiting_as_the_loop_runs(waiting: asyncio.Task[int]) -> asyncio.Task[None]:
-    """After 50 ms `waiting` is not done and the event loop went on turning meanwhile (a loop
-    blocked inside SQLite turns not at all); returns the task counting the turns."""
+    """Once the event loop has turned a few times more (a loop blocked inside SQLite turns
+    not at all, and the wait below then times out), `waiting` is not done; returns the task
+    counting the turns."""
     ticks: list[int] = []
+    turned = asyncio.Event()
 
     async def count() -> None:
         while not waiting.done():
             ticks.append(1)
+            if len(ticks) > 5:
+                turned.set()
             await asyncio.sleep(0.001)
 
     counting = asyncio.create_task(count())
-    await asyncio.sleep(0.05)
+    await asyncio.wait_for(turned.wait(), timeout=5)
     assert not waiting.done()
     assert len(ticks) > 5
     return counting

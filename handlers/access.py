@@ -13,7 +13,7 @@ from aiogram.utils.i18n import gettext as _
 from bot.models import Role, User
 from handlers.callbacks import LotCb
 from handlers.keyboards import main_menu
-from handlers.routing import RouterRecipe
+from handlers.routing import ButtonPrefix, RouterRecipe
 from handlers.texts import COORDINATOR_MENU, is_menu
 from handlers.turn import Turn
 
@@ -73,7 +73,7 @@ async def menu_not_allowed(message: Message, turn: Turn) -> None:
     await turn.say(_("Sorry, only coordinators can do that."), main_menu(turn.user))
 
 
-@router.callback_query(F.data.regexp(rf"^({'|'.join(COORDINATOR_PREFIXES)}):"), ~CoordinatorOnly())
+@router.callback_query(ButtonPrefix(*COORDINATOR_PREFIXES), ~CoordinatorOnly())
 @router.callback_query(LotCb.filter(F.action.in_(COORDINATOR_LOT_ACTIONS)), ~CoordinatorOnly())
 async def button_not_allowed(callback: CallbackQuery, callback_answer: CallbackAnswer) -> None:
     callback_answer.text = _("Sorry, only coordinators can do that.")

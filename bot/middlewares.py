@@ -7,8 +7,8 @@ import asyncio
 import contextlib
 import functools
 import logging
-from collections.abc import Awaitable, Callable
-from typing import Any, cast
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar, cast
 
 from aiogram import BaseMiddleware, Bot
 from aiogram.dispatcher.event.bases import UNHANDLED
@@ -17,16 +17,16 @@ from aiogram.methods import SendMessage
 from aiogram.types import TelegramObject, Update
 from aiogram.types import User as TgUser
 from aiogram.utils.i18n import I18n, I18nMiddleware
-from sqlalchemy import FromClause, Select, Table, bindparam, func, literal, select
+from sqlalchemy import FromClause, Table, bindparam, func, literal_column, outerjoin, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import outerjoin
 
 from bot.config import Settings
-from bot.db import current_session, rows_affected
+from bot.db import current_session
+from bot.direct import Direct, adopt, columns_of
 from bot.i18n import pick_locale
-from bot.models import DialogueState, ProcessedUpdate, User, utcnow
+from bot.models import DialogueState, ProcessedUpdate, User, Village, utcnow
 from bot.outbox import enqueued
 from bot.replies import Replies, ReplySender, run_hooks
 from bot.services.users import settle_user
@@ -35,6 +35,9 @@ from bot.storage import SqlAlchemyStorage
 log = logging.getLogger(__name__)
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
+T = TypeVar("T")
+_UPDATES, _USERS = cast(Table, ProcessedUpdate.__table__), cast(Table, User.__table__)
+_VILLAGES, _STATES = cast(Table, Village.__table__), cast(Table, DialogueState.__table__)
 
 
 def user_locale(user: User | None, tg_user: TgUser | None, default: str) -> str:
@@ -43,42 +46,52 @@ def user_locale(user: User | None, tg_user: TgUser | None, default: str) -> str:
     return pick_locale(tg_user.language_code if tg_user else None, default)
 
 
-# Built once (building a statement costs more than SQLite takes to run it), per dialect; on
-# the table, not the ORM class (executed with parameters, that is an ORM bulk insert, whose
-# result has no row count).
+# Built once (building a statement costs more than SQLite takes to run it), per dialect, and
+# run on the connection directly (bot/direct.py): SQLAlchemy's execution of them cost more
+# than the rest of an update's database work.
 _RECORD_UPDATE = {
-    name: insert(cast(Table, ProcessedUpdate.__table__))
+    name: insert(_UPDATES)
     .values(update_id=bindparam("update_id"), processed_at=bindparam("processed_at"))
     .on_conflict_do_nothing(index_elements=["update_id"])
     for name, insert in (("sqlite", sqlite_insert), ("postgresql", pg_insert))
 }
+# Where the insert is a statement of its own (SQLite; an update from no one on PostgreSQL).
+_RECORD_ALONE = {name: Direct(statement) for name, statement in _RECORD_UPDATE.items()}
 
 # On PostgreSQL the same insert as a data-modifying CTE; `fresh` counts the rows it wrote
 # (0 for a redelivery).
-_RECORDED = _RECORD_UPDATE["postgresql"].returning(ProcessedUpdate.update_id).cte("recorded")
+_RECORDED = _RECORD_UPDATE["postgresql"].returning(_UPDATES.c.update_id).cte("recorded")
 _FRESH = select(func.count().label("fresh")).select_from(_RECORDED).subquery("fresh")
-_ONE_ROW = select(literal(1).label("one")).subquery("one")
+_ONE_ROW = select(literal_column("1").label("one")).subquery("one")
+# The user comes with their village (User.village is loaded with them), as the ORM joins it.
+_PERSON = (columns_of(User), columns_of(Village), columns_of(DialogueState))
 
 
 @functools.cache
-def _reads(record: bool, user: bool, state: bool) -> Select[Any]:
-    """What every update reads, in one statement: the user's row and the dialogue state's,
-    each outer-joined to one row (None when there is none yet); with `record` (PostgreSQL)
-    the update id's insert too. A statement fewer is a round trip (on PostgreSQL) and a
-    pass through SQLAlchemy fewer. SQLite has no data-modifying CTE, so there the
-    insert stays a statement of its own. Built once per combination."""
-    # A plain column first: a row whose only entity is None would be dropped by the ORM.
+def _reads(record: bool, user: bool, state: bool) -> Direct:
+    """What every update reads, in one statement: the user's row (with their village's) and
+    the dialogue state's, each outer-joined to one row (None when there is none yet); with
+    `record` (PostgreSQL) the update id's insert too. A statement fewer is a round trip (on
+    PostgreSQL) and a pass through the driver fewer. SQLite has no data-modifying CTE, so
+    there the insert stays a statement of its own. Built once per combination."""
     base = _FRESH if record else _ONE_ROW
     query = select(base.c[0])
     joined: FromClause = base
     if user:
-        query = query.add_columns(User)
-        joined = outerjoin(joined, User, User.telegram_id == bindparam("telegram_id"))
+        query = query.add_columns(*_PERSON[0], *_PERSON[1])
+        joined = outerjoin(joined, _USERS, _USERS.c.telegram_id == bindparam("telegram_id"))
+        joined = outerjoin(joined, _VILLAGES, _VILLAGES.c.id == _USERS.c.village_id)
     if state:
-        query = query.add_columns(DialogueState)
-        joined = outerjoin(joined, DialogueState, DialogueState.key == bindparam("state_key"))
-    query = query.select_from(joined)
-    return query
+        query = query.add_columns(*_PERSON[2])
+        joined = outerjoin(joined, _STATES, _STATES.c.key == bindparam("state_key"))
+    return Direct(query.select_from(joined))
+
+
+def _found(session: AsyncSession, cls: type[T], values: Sequence[Any], **related: Any) -> T | None:
+    """The session's object of an outer-joined row's share (None: there was no row)."""
+    if all(value is None for value in values):
+        return None
+    return adopt(session, cls, values, **related)
 
 
 class DbSessionMiddleware(BaseMiddleware):
@@ -193,25 +206,28 @@ class DbSessionMiddleware(BaseMiddleware):
         dialect = session.get_bind().dialect.name
         params: dict[str, Any] = {"update_id": update_id, "processed_at": utcnow()}
         user, state = person is not None, state_key is not None
+        record = dialect == "postgresql" and (user or state)
+        if not record:
+            if await _RECORD_ALONE[dialect].rowcount(session, params) == 0:
+                return False, None, None
+            if not (user or state):
+                return True, None, None
         if person is not None:
             params["telegram_id"] = person.id
         if state_key is not None:
             params["state_key"] = state_key
-        record = dialect == "postgresql" and (user or state)
-        if not record:
-            result = await session.execute(_RECORD_UPDATE[dialect], params)
-            if rows_affected(result) == 0:
-                return False, None, None
-            if not (user or state):
-                return True, None, None
-        row = (await session.execute(_reads(record, user, state), params)).one()
+        (row,) = await _reads(record, user, state).rows(session, params)
         if record and row[0] == 0:
             return False, None, None
-        return (
-            True,
-            row.User if user else None,
-            row.DialogueState if state else None,
-        )
+        found, state_row, at = None, None, 1
+        if user:
+            middle, end = at + len(_PERSON[0]), at + len(_PERSON[0]) + len(_PERSON[1])
+            village = _found(session, Village, row[middle:end])
+            found = _found(session, User, row[at:middle], village=village)
+            at = end
+        if state:
+            state_row = _found(session, DialogueState, row[at:])
+        return True, found, state_row
 
     def _apology(self, locale: str) -> str:
         return self.i18n.gettext(

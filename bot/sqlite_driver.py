@@ -171,6 +171,22 @@ class InlineConnection(AsyncAdapt_aiosqlite_connection):
     def defer_begin(self) -> None:
         self.begin_deferred = True
 
+    async def direct(self, sql: str, parameters: Sequence[Any]) -> tuple[list[Any], int]:
+        """Run one statement on the SQLite connection itself (bot/direct.py), after the
+        deferred BEGIN: its rows and row count."""
+        try:
+            if self.begin_deferred:
+                self.begin_deferred = False
+                await self.begin()
+            cursor = self.sqlite.execute(sql, parameters)
+            try:
+                return cursor.fetchall(), cursor.rowcount
+            finally:
+                cursor.close()
+        except Exception as error:
+            self._handle_exception(error)
+            raise  # not reached: the handler raises
+
     async def begin(self) -> None:
         """This process's turn, then SQLite's write lock: BEGIN IMMEDIATE, tried again while
         another process or thread holds it."""

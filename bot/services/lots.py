@@ -13,13 +13,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import Select, and_, bindparam, func, select, update
+from sqlalchemy import Select, Table, and_, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from bot import outbox
 from bot.auction import MAX_FEN_PER_KG, lot_value_fen
+from bot.direct import Direct, adopt, columns_of
 from bot.lots import PoolReport, plan_slices
 from bot.models import (
     AuditAction,
@@ -257,30 +259,36 @@ def _known_id(lot_id: int) -> int:
 
 # Built once (a bid's hot path): building a statement costs more than running it. The
 # village comes along (its row not locked), so the lot's view after a bid reads nothing more.
-_LOCKED_LOT = (
-    select(Lot, Village)
-    .join(Village, Village.id == Lot.village_id)
-    .where(Lot.id == bindparam("lot_id"))
-    .with_for_update(of=Lot)
-    .execution_options(populate_existing=True)
+# Run on the connection directly, its row made the session's objects (bot/direct.py).
+_LOT_COLUMNS, _VILLAGE_COLUMNS = columns_of(Lot), columns_of(Village)
+_LOTS_TABLE = cast(Table, Lot.__table__)
+_LOCKED_LOT = Direct(
+    select(*_LOT_COLUMNS, *_VILLAGE_COLUMNS)
+    .join_from(_LOTS_TABLE, cast(Table, Village.__table__), Village.id == Lot.village_id)
+    .where(_LOTS_TABLE.c.id == bindparam("lot_id"))
+    .with_for_update(of=_LOTS_TABLE)
 )
 
 
 async def locked_lot(session: AsyncSession, lot_id: int) -> Lot:
     """The lot, read again under its row lock (FOR UPDATE; SQLite holds the write lock), so
-    what was decided by a transaction that just committed is seen. Kept with its village for
-    the rest of the transaction (`lot_view`)."""
+    what was decided by a transaction that just committed is seen (a copy the session has
+    already takes the row's values). Kept with its village for the rest of the transaction
+    (`lot_view`)."""
     _known_id(lot_id)
-    row = (await session.execute(_LOCKED_LOT, {"lot_id": lot_id})).first()
-    if row is None:
+    rows = await _LOCKED_LOT.rows(session, {"lot_id": lot_id})
+    if not rows:
         raise DomainError("no_such_lot")
-    lot: Lot = row[0]
+    (row,) = rows
+    split = len(_LOT_COLUMNS)
+    lot = adopt(session, Lot, row[:split], refresh=True)
+    village = adopt(session, Village, row[split:], refresh=True)
     transaction = session.sync_session.get_transaction()
     held = session.info.get(_HELD)
     if held is None or held[0] is not transaction:
         lots: dict[int, tuple[Lot, Village]] = {}
         held = session.info[_HELD] = (transaction, lots)
-    held[1][lot.id] = (lot, row[1])
+    held[1][lot.id] = (lot, village)
     return lot
 
 

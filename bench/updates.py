@@ -64,7 +64,7 @@ from sqlalchemy import insert
 from sqlalchemy.engine import make_url
 
 from bot import migrate
-from bot.app import App, build_app
+from bot.app import App, build_app, freeze_startup_heap
 from bot.config import REPO_ROOT, Settings
 from bot.db import make_engine, make_sessionmaker
 from bot.models import Role, User, Village, utcnow
@@ -220,6 +220,7 @@ async def farmgate(api_url: str, database_url: str, **settings: Any) -> AsyncIte
             **settings,
         )
     )
+    freeze_startup_heap()  # as run_polling does
     started = asyncio.Event()
     app.dp.startup.register(lambda: started.set())
     task = asyncio.create_task(

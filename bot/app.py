@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from dataclasses import dataclass
 
@@ -139,8 +140,18 @@ def build_app(settings: Settings) -> App:
     return app
 
 
+def freeze_startup_heap() -> None:
+    """Set aside, for the collector, everything the process has built by now (modules, the
+    app, catalogs, fonts): it lives as long as the process. Each full collection scanned all
+    of it, some 300,000 objects, holding every update for about 0.3 s; now it scans what
+    updates made since (gc.freeze)."""
+    gc.collect()
+    gc.freeze()
+
+
 async def run_polling(app: App) -> None:
     await asyncio.to_thread(price_chart.prepare)  # before any update is waiting for it
+    freeze_startup_heap()
     await app.bot.delete_webhook(drop_pending_updates=False)
     try:
         await app.dp.start_polling(

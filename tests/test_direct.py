@@ -82,3 +82,14 @@ async def test_statements_it_cannot_run_as_sqlalchemy_would_are_refused(
 ) -> None:
     with pytest.raises(ValueError, match="not a plain statement"):
         await Direct(statement).rows(session, params)
+
+
+async def test_the_sessions_pending_changes_are_flushed_first(session: AsyncSession) -> None:
+    """As before any statement of the session's (autoflush): a direct one sees them."""
+    by_telegram_id = Direct(select(USERS.c.name).where(USERS.c.telegram_id == bindparam("t")))
+    session.add(User(telegram_id=888, name="Pending"))
+    assert await by_telegram_id.rows(session, {"t": 888}) == [("Pending",)]
+    user = await session.scalar(select(User).where(User.telegram_id == 888))
+    assert user is not None
+    user.name = "Changed"
+    assert await by_telegram_id.rows(session, {"t": 888}) == [("Changed",)]

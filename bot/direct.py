@@ -11,9 +11,10 @@ with the same type processing of its parameters and of the rows it returns.
 Only plain Core statements: no ORM entities, no expanding IN lists, and every value given
 (a column's Python-side default or onupdate is SQLAlchemy's execution context's work, so a
 statement that needs one is refused when it is compiled). The session's pending changes are
-flushed first, as before any statement (autoflush). Errors are the driver's own. The
-engine's before_cursor_execute listeners are told of each statement, as SQLAlchemy tells
-them (what watches statements still sees these), but cannot rewrite it.
+flushed first, as before any statement (autoflush). Errors are raised and handled as
+SQLAlchemy's (a lost connection is invalidated). The engine's before_cursor_execute
+listeners are told of each statement, as SQLAlchemy tells them (what watches statements
+still sees these), but cannot rewrite it.
 
 Rows read this way become the session's objects with `adopt` (an object's columns in a
 select: `columns_of`): what the ORM does when it loads a row, for a row it did not load
@@ -89,10 +90,18 @@ class Direct:
         if sync.dispatch.before_cursor_execute:  # told, as SQLAlchemy tells them (not rewriting)
             cursor = dbapi.cursor() if dbapi is not None else None
             sync.dispatch.before_cursor_execute(sync, cursor, compiled.sql, values, None, False)
-        if isinstance(dbapi, sqlite_driver.InlineConnection):
-            rows, count = await dbapi.direct(compiled.sql, values)
-        elif dialect.driver == "asyncpg":
-            rows, count = await _asyncpg(dbapi, compiled.sql, values, bool(compiled.results))
+        if isinstance(dbapi, sqlite_driver.InlineConnection) or dialect.driver == "asyncpg":
+            try:
+                if isinstance(dbapi, sqlite_driver.InlineConnection):
+                    rows, count = await dbapi.direct(compiled.sql, values)
+                else:
+                    rows, count = await _asyncpg(
+                        dbapi, compiled.sql, values, bool(compiled.results)
+                    )
+            except Exception as error:
+                # As SQLAlchemy handles a statement's error: wrapped (DBAPIError), and a lost
+                # connection invalidated, so the pool does not hand it out again.
+                sync._handle_dbapi_exception(error, compiled.sql, values, None, None)
         else:  # another driver: SQLAlchemy's own way
             result = await connection.exec_driver_sql(compiled.sql, tuple(values))
             rows = [tuple(row) for row in result] if compiled.results else []
@@ -145,10 +154,14 @@ async def _asyncpg(
         if adapted._transaction is None:
             await adapted._start_transaction()
         connection = adapted._connection
-        if returns_rows:
-            records = await connection.fetch(sql, *values)
-            return [tuple(record) for record in records], len(records)
-        status: str = await connection.execute(sql, *values)
+        try:
+            if returns_rows:
+                records = await connection.fetch(sql, *values)
+                return [tuple(record) for record in records], len(records)
+            status: str = await connection.execute(sql, *values)
+        except Exception as error:
+            adapted._handle_exception(error)  # raises it as the adapter's DBAPI error
+            raise  # not reached
         last = status.rsplit(" ", 1)[-1]
         return [], int(last) if last.isdigit() else -1
 

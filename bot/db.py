@@ -98,3 +98,19 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 def rows_affected(result: Any) -> int:
     """How many rows an UPDATE/INSERT/DELETE touched (typed Result hides CursorResult's)."""
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+def kept(session: AsyncSession, key: str) -> Any:
+    """What was kept under `key` (session.info) for the session's current transaction; None
+    when nothing was, or only for an earlier transaction."""
+    entry = session.info.get(key)
+    transaction = session.sync_session.get_transaction()
+    if entry is None or transaction is None or entry[0] is not transaction:
+        return None
+    return entry[1]
+
+
+def keep(session: AsyncSession, key: str, value: Any) -> None:
+    """Keep `value` under `key` for the session's current transaction (`kept`): the entry
+    holds that transaction, so it is never taken for a later one."""
+    session.info[key] = (session.sync_session.get_transaction(), value)

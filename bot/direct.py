@@ -35,6 +35,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement
 
 from bot import sqlite_driver
+from bot.db import keep, kept
 
 Processor = Callable[[Any], Any] | None
 T = TypeVar("T")
@@ -45,7 +46,12 @@ class Compiled:
     sql: str
     names: tuple[str, ...]  # the parameters, in their places
     binds: tuple[Processor, ...]
-    results: tuple[Processor, ...]
+    results: tuple[Processor, ...]  # one a column it returns (none: it returns no rows)
+    processed: bool  # some column's values are processed
+
+    @property
+    def returns_rows(self) -> bool:
+        return bool(self.results)
 
 
 class Direct:
@@ -95,18 +101,16 @@ class Direct:
                 if isinstance(dbapi, sqlite_driver.InlineConnection):
                     rows, count = await dbapi.direct(compiled.sql, values)
                 else:
-                    rows, count = await _asyncpg(
-                        dbapi, compiled.sql, values, bool(compiled.results)
-                    )
+                    rows, count = await _asyncpg(dbapi, compiled.sql, values, compiled.returns_rows)
             except Exception as error:
                 # As SQLAlchemy handles a statement's error: wrapped (DBAPIError), and a lost
                 # connection invalidated, so the pool does not hand it out again.
                 sync._handle_dbapi_exception(error, compiled.sql, values, None, None)
         else:  # another driver: SQLAlchemy's own way
             result = await connection.exec_driver_sql(compiled.sql, tuple(values))
-            rows = [tuple(row) for row in result] if compiled.results else []
+            rows = [tuple(row) for row in result] if compiled.returns_rows else []
             count = int(getattr(result, "rowcount", 0) or 0)
-        if compiled.results and any(compiled.results):
+        if compiled.processed:
             rows = [
                 tuple(v if p is None else p(v) for v, p in zip(row, compiled.results, strict=True))
                 for row in rows
@@ -114,18 +118,16 @@ class Direct:
         return rows, count
 
 
-# session.info key: the connection of the transaction it was asked for in, kept for it (asking
-# the session again is a pass through a greenlet, about a third of a direct statement).
+# The connection of the session's transaction, kept for it (asking the session again is a pass
+# through a greenlet, about a third of a direct statement).
 _CONNECTION = "farmgate.direct_connection"
 
 
 async def _connection(session: AsyncSession) -> AsyncConnection:
-    transaction = session.sync_session.get_transaction()
-    kept = session.info.get(_CONNECTION)
-    if kept is not None and transaction is not None and kept[0] is transaction:
-        return cast(AsyncConnection, kept[1])
-    connection = await session.connection()  # begins the session's transaction
-    session.info[_CONNECTION] = (session.sync_session.get_transaction(), connection)
+    connection: AsyncConnection | None = kept(session, _CONNECTION)
+    if connection is None:
+        connection = await session.connection()  # begins the session's transaction
+        keep(session, _CONNECTION, connection)
     return connection
 
 
@@ -142,7 +144,8 @@ def _compile(statement: ClauseElement, dialect: Dialect, keys: frozenset[str]) -
     results = tuple(
         column.type._cached_result_processor(dialect, None) for column in compiled._result_columns
     )
-    return Compiled(compiled.string, names, tuple(processors.get(n) for n in names), results)
+    binds = tuple(processors.get(name) for name in names)
+    return Compiled(compiled.string, names, binds, results, any(results))
 
 
 async def _asyncpg(

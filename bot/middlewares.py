@@ -64,7 +64,8 @@ _RECORDED = _RECORD_UPDATE["postgresql"].returning(_UPDATES.c.update_id).cte("re
 _FRESH = select(func.count().label("fresh")).select_from(_RECORDED).subquery("fresh")
 _ONE_ROW = select(literal_column("1").label("one")).subquery("one")
 # The user comes with their village (User.village is loaded with them), as the ORM joins it.
-_PERSON = (columns_of(User), columns_of(Village), columns_of(DialogueState))
+_USER_COLUMNS, _VILLAGE_COLUMNS = columns_of(User), columns_of(Village)
+_STATE_COLUMNS = columns_of(DialogueState)
 
 
 @functools.cache
@@ -78,11 +79,11 @@ def _reads(record: bool, user: bool, state: bool) -> Direct:
     query = select(base.c[0])
     joined: FromClause = base
     if user:
-        query = query.add_columns(*_PERSON[0], *_PERSON[1])
+        query = query.add_columns(*_USER_COLUMNS, *_VILLAGE_COLUMNS)
         joined = outerjoin(joined, _USERS, _USERS.c.telegram_id == bindparam("telegram_id"))
         joined = outerjoin(joined, _VILLAGES, _VILLAGES.c.id == _USERS.c.village_id)
     if state:
-        query = query.add_columns(*_PERSON[2])
+        query = query.add_columns(*_STATE_COLUMNS)
         joined = outerjoin(joined, _STATES, _STATES.c.key == bindparam("state_key"))
     return Direct(query.select_from(joined))
 
@@ -221,7 +222,8 @@ class DbSessionMiddleware(BaseMiddleware):
             return False, None, None
         found, state_row, at = None, None, 1
         if user:
-            middle, end = at + len(_PERSON[0]), at + len(_PERSON[0]) + len(_PERSON[1])
+            middle = at + len(_USER_COLUMNS)
+            end = middle + len(_VILLAGE_COLUMNS)
             village = _found(session, Village, row[middle:end])
             found = _found(session, User, row[at:middle], village=village)
             at = end

@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, cast
 
-import asyncpg
 import pytest
 from sqlalchemy import Table, bindparam, insert, make_url, select, update
 from sqlalchemy.exc import DBAPIError
@@ -15,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.db import make_engine, make_sessionmaker
 from bot.direct import Direct
 from bot.models import ProcessedUpdate, Role, User
+from tests.conftest import _pg_execute
 
 USERS = cast(Table, User.__table__)
 UPDATES = cast(Table, ProcessedUpdate.__table__)
@@ -98,39 +98,29 @@ async def test_the_sessions_pending_changes_are_flushed_first(session: AsyncSess
     assert await by_telegram_id.rows(session, {"t": 888}) == [("Changed",)]
 
 
-async def test_a_lost_connection_is_not_handed_out_again(database_url: str) -> None:
-    """PostgreSQL restarted (its sessions ended): the statement that meets the dead connection
-    fails as SQLAlchemy's would, and the next one gets a new connection."""
-    if not database_url.startswith("postgresql"):
-        pytest.skip("a PostgreSQL server's sessions are ended from outside")
-    by_telegram_id = Direct(select(USERS.c.id).where(USERS.c.telegram_id == bindparam("t")))
-    engine = make_engine(database_url, pool_size=2)
+async def test_a_lost_connection_is_not_handed_out_again(pg_migrated: str) -> None:
+    """PostgreSQL restarted (its sessions ended from outside): the statement that meets the
+    dead connection fails as SQLAlchemy's would, and the next one gets a new connection."""
+    nobody = Direct(select(USERS.c.id).where(USERS.c.telegram_id == bindparam("t")))
+    engine = make_engine(pg_migrated, pool_size=2)
     sessions = make_sessionmaker(engine)
     try:
         async with sessions() as session:
-            assert await by_telegram_id.rows(session, {"t": 1}) == []
-        await _end_other_sessions(database_url)
+            assert await nobody.rows(session, {"t": -1}) == []
+        database = make_url(pg_migrated).database
+        await _pg_execute(
+            pg_migrated,
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            f" WHERE datname = '{database}' AND pid <> pg_backend_pid()",
+        )
         outcomes: list[object] = []
         for _ in range(3):
             async with sessions() as session:
                 try:
-                    outcomes.append(await by_telegram_id.rows(session, {"t": 1}))
+                    outcomes.append(await nobody.rows(session, {"t": -1}))
                 except DBAPIError as error:
                     assert error.connection_invalidated
                     outcomes.append("lost")
         assert outcomes == ["lost", [], []]
     finally:
         await engine.dispose()
-
-
-async def _end_other_sessions(database_url: str) -> None:
-    url = make_url(database_url)
-    admin = await asyncpg.connect(url.set(drivername="postgresql").render_as_string(False))
-    try:
-        await admin.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-            " WHERE datname = $1 AND pid <> pg_backend_pid()",
-            url.database,
-        )
-    finally:
-        await admin.close()

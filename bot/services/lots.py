@@ -21,6 +21,7 @@ from sqlalchemy.orm import aliased
 
 from bot import outbox
 from bot.auction import MAX_FEN_PER_KG, lot_value_fen
+from bot.db import keep, kept
 from bot.direct import Direct, adopt, columns_of
 from bot.lots import PoolReport, plan_slices
 from bot.models import (
@@ -283,27 +284,24 @@ async def locked_lot(session: AsyncSession, lot_id: int) -> Lot:
     split = len(_LOT_COLUMNS)
     lot = adopt(session, Lot, row[:split], refresh=True)
     village = adopt(session, Village, row[split:], refresh=True)
-    transaction = session.sync_session.get_transaction()
-    held = session.info.get(_HELD)
-    if held is None or held[0] is not transaction:
-        lots: dict[int, tuple[Lot, Village]] = {}
-        held = session.info[_HELD] = (transaction, lots)
-    held[1][lot.id] = (lot, village)
+    held: dict[int, tuple[Lot, Village]] | None = kept(session, _HELD)
+    if held is None:
+        held = {}
+        keep(session, _HELD, held)
+    held[lot.id] = (lot, village)
     return lot
 
 
-# The lots this session's transaction holds under lock, with their villages. The session keeps
+# The lots this session's transaction holds under lock, with their villages (kept for the
+# transaction, bot.db.keep). The session keeps
 # only weak references to objects it has no change of: without these, a lot written by plain
 # statements (a bid's standing) was gone by the time the reply asked for its view.
 _HELD = "farmgate.locked_lots"
 
 
 def _held(session: AsyncSession, lot_id: int) -> tuple[Lot, Village] | None:
-    held = session.info.get(_HELD)
-    if held is None or held[0] is not session.sync_session.get_transaction():
-        return None
-    found: tuple[Lot, Village] | None = held[1].get(lot_id)
-    return found
+    held: dict[int, tuple[Lot, Village]] | None = kept(session, _HELD)
+    return None if held is None else held.get(lot_id)
 
 
 # --- Endings ----------------------------------------------------------------------------------
